@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.core import health
+
+api_v1 = [
+    path("", include("apps.catalog.urls")),
+    path("", include("apps.rooms.urls")),
+    path("", include("apps.sessions.urls")),
+]
+
+urlpatterns = [
+    path("health", health.liveness, name="health"),
+    path("health/ready", health.readiness, name="health-ready"),
+    path("admin/", admin.site.urls),
+    path("_allauth/", include("allauth.headless.urls")),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api-docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]
+
+handler500 = "apps.core.views.server_error"
+handler400 = "apps.core.views.bad_request"
