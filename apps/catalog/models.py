@@ -1,0 +1,26 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Movie(models.Model):
+    """A film. `title` and `synopsis` are translated (see translation.py)."""
+
+    title = models.CharField(_("title"), max_length=200)
+    synopsis = models.TextField(_("synopsis"), blank=True, default="")
+    duration_minutes = models.PositiveSmallIntegerField(_("duration (minutes)"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("movie")
+        verbose_name_plural = _("movies")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(duration_minutes__gt=0) & models.Q(duration_minutes__lte=600),
+                name="catalog_movie_duration_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,72 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Cinema(models.Model):
+    name = models.CharField(_("name"), max_length=120)
+    city = models.CharField(_("city"), max_length=120)
+
+    class Meta:
+        verbose_name = _("cinema")
+        verbose_name_plural = _("cinemas")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name", "city"],
+                name="rooms_cinema_name_city_unique",
+                violation_error_message=_("A cinema with this name already exists in this city."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.city})"
+
+
+class Room(models.Model):
+    cinema = models.ForeignKey(Cinema, on_delete=models.PROTECT, related_name="rooms")
+    name = models.CharField(_("name"), max_length=120)
+
+    class Meta:
+        verbose_name = _("room")
+        verbose_name_plural = _("rooms")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cinema", "name"],
+                name="rooms_room_cinema_name_unique",
+                violation_error_message=_("This cinema already has a room with this name."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cinema.name} · {self.name}"
+
+
+class Seat(models.Model):
+    """A physical seat of a room's layout, e.g. row "C", number 7, label "C7"."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="seats")
+    row = models.CharField(_("row"), max_length=3)
+    number = models.PositiveSmallIntegerField(_("number"))
+    label = models.CharField(_("label"), max_length=8)
+
+    class Meta:
+        verbose_name = _("seat")
+        verbose_name_plural = _("seats")
+        ordering = ["room_id", "row", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room", "label"],
+                name="rooms_seat_room_label_unique",
+                violation_error_message=_("Seat labels must be unique within a room."),
+            ),
+            models.UniqueConstraint(
+                fields=["room", "row", "number"], name="rooms_seat_position_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(number__gt=0), name="rooms_seat_number_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label

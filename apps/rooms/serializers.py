@@ -1,0 +1,92 @@
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from .layout import MAX_ROWS, MAX_SEATS_PER_ROW, ROW_PATTERN, SeatPosition, grid
+from .models import Cinema, Room, Seat
+
+
+class CinemaSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Cinema
+        fields = ("id", "name", "city")
+        read_only_fields = ("id",)
+        # Uniqueness is checked by the service (model validation), with one clear message.
+        validators: list = []
+
+
+class SeatSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Seat
+        fields = ("id", "row", "number", "label")
+        read_only_fields = fields
+
+
+class RoomOutputSerializer(serializers.ModelSerializer):
+    cinema = CinemaSerializer(read_only=True)
+    seat_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Room
+        fields = ("id", "cinema", "name", "seat_count")
+        read_only_fields = fields
+
+
+class RoomDetailSerializer(RoomOutputSerializer):
+    seats = SeatSerializer(many=True, read_only=True)
+
+    class Meta(RoomOutputSerializer.Meta):
+        fields = (*RoomOutputSerializer.Meta.fields, "seats")
+        read_only_fields = fields
+
+
+class SeatPositionSerializer(serializers.Serializer):
+    row = serializers.RegexField(
+        ROW_PATTERN, max_length=3, error_messages={"invalid": _("Rows are 1 to 3 capital letters.")}
+    )
+    number = serializers.IntegerField(min_value=1, max_value=999)
+
+
+class RoomInputSerializer(serializers.Serializer):
+    """Either a grid (`rows` x `seats_per_row`, seats A1...) or an explicit list of `seats`."""
+
+    cinema = serializers.PrimaryKeyRelatedField(queryset=Cinema.objects.all())
+    name = serializers.CharField(max_length=120)
+    rows = serializers.IntegerField(min_value=1, max_value=MAX_ROWS, required=False)
+    seats_per_row = serializers.IntegerField(
+        min_value=1, max_value=MAX_SEATS_PER_ROW, required=False
+    )
+    seats = SeatPositionSerializer(many=True, required=False, max_length=MAX_ROWS * 60)
+
+    def validate(self, attrs: dict) -> dict:
+        has_grid = "rows" in attrs or "seats_per_row" in attrs
+        if has_grid and "seats" in attrs:
+            raise serializers.ValidationError(
+                _("Give either rows and seats_per_row, or seats, not both."),
+                code="ambiguous_layout",
+            )
+        if has_grid:
+            if "rows" not in attrs or "seats_per_row" not in attrs:
+                raise serializers.ValidationError(
+                    _("rows and seats_per_row go together."), code="incomplete_layout"
+                )
+            attrs["positions"] = grid(attrs.pop("rows"), attrs.pop("seats_per_row"))
+        elif "seats" in attrs:
+            attrs["positions"] = [SeatPosition(s["row"], s["number"]) for s in attrs.pop("seats")]
+        else:
+            raise serializers.ValidationError(
+                _("A room needs a layout: rows and seats_per_row, or seats."), code="no_layout"
+            )
+        return attrs
+
+
+class RoomRenameSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+
+
+class RoomSummarySerializer(serializers.ModelSerializer):
+    cinema = CinemaSerializer(read_only=True)
+
+    class Meta:
+        model = Room
+        fields = ("id", "name", "cinema")
+        read_only_fields = fields

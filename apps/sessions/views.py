@@ -1,0 +1,76 @@
+from decimal import Decimal
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.core.openapi import problems
+
+from . import selectors, services
+from .filters import SessionFilter
+from .serializers import SeatMapEntrySerializer, SessionInputSerializer, SessionOutputSerializer
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List sessions (filter by movie, room, cinema, date)"),
+    retrieve=extend_schema(
+        summary="Read a session", responses={200: SessionOutputSerializer, **problems(404)}
+    ),
+    create=extend_schema(
+        summary="Schedule a session (staff)",
+        request=SessionInputSerializer,
+        responses={
+            201: SessionOutputSerializer,
+            **problems(
+                400,
+                401,
+                403,
+                s400="Invalid input; `too_few_seats` (room under 16 seats), `session_overlap` "
+                "(room busy), `session_in_past`.",
+            ),
+        },
+    ),
+)
+class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = SessionOutputSerializer
+    filterset_class = SessionFilter
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.session_list()
+
+    def create(self, request: Request) -> Response:
+        data = SessionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        validated = data.validated_data
+        session = services.session_create(
+            movie=validated["movie"],
+            room=validated["room"],
+            starts_at=validated["starts_at"],
+            price=Decimal(validated["price"]),
+        )
+        output = SessionOutputSerializer(selectors.session_list().get(pk=session.pk))
+        return Response(output.data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Seat map of a session, live (one unpaginated list)",
+        responses={200: SeatMapEntrySerializer(many=True), **problems(404)},
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, permission_classes=[AllowAny])
+    def seats(self, request: Request, pk: str) -> Response:
+        session = self.get_object()
+        entries = selectors.seat_map(session)
+        return Response(SeatMapEntrySerializer(entries, many=True).data)
+
+    @extend_schema(
+        summary="Cancel a session (staff)",
+        request=None,
+        responses={200: SessionOutputSerializer, **problems(401, 403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        session = services.session_cancel(session=self.get_object())
+        return Response(SessionOutputSerializer(selectors.session_list().get(pk=session.pk)).data)
