@@ -1,0 +1,79 @@
+"""factory_boy factories. Rooms and sessions are built through their services, so every test
+object has the seats a real one would have."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.catalog.models import Movie
+from apps.rooms import services as room_services
+from apps.rooms.layout import grid
+from apps.rooms.models import Cinema, Room
+from apps.sessions import services as session_services
+from apps.sessions.models import Session
+
+PASSWORD = "s3cret-Passw0rd"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class StaffFactory(UserFactory):
+    is_staff = True
+
+
+class MovieFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Movie
+
+    title_pt_br = factory.Sequence(lambda n: f"Filme {n}")
+    title_en = factory.Sequence(lambda n: f"Movie {n}")
+    synopsis_pt_br = "Uma história."
+    synopsis_en = "A story."
+    duration_minutes = 120
+
+
+class CinemaFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Cinema
+
+    name = factory.Sequence(lambda n: f"Cine {n}")
+    city = "São Paulo"
+
+
+def make_room(*, cinema: Cinema | None = None, rows: int = 4, seats_per_row: int = 5, name=None):
+    """A room with a grid of seats (4 x 5 = 20 by default)."""
+    cinema = cinema or CinemaFactory()
+    name = name or f"Sala {Room.objects.count() + 1}"
+    return room_services.room_create(cinema=cinema, name=name, positions=grid(rows, seats_per_row))
+
+
+def make_session(
+    *,
+    movie: Movie | None = None,
+    room: Room | None = None,
+    starts_at=None,
+    price: Decimal = Decimal("25.00"),
+) -> Session:
+    return session_services.session_create(
+        movie=movie or MovieFactory(),
+        room=room or make_room(),
+        starts_at=starts_at or timezone.now() + timedelta(days=1),
+        price=price,
+    )
