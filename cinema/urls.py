@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("apps.catalog.urls")),
     path("", include("apps.rooms.urls")),
     path("", include("apps.sessions.urls")),
+    path("", include("apps.bookings.urls")),
 ]
 
 urlpatterns = [

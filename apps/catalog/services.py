@@ -9,8 +9,8 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 
+from apps.core.db import validated_save
 from apps.core.errors import Conflict
-from apps.core.models import validated_save
 
 from .models import Movie
 

@@ -14,6 +14,8 @@ from django.utils.translation import gettext_lazy as _
 class ApplicationError(Exception):
     status: int = 400
     code: str = "bad_request"
+    # A retryable error (a lock wait that ran out) is never stored as an idempotent answer.
+    retryable: bool = False
     default_detail: Any = _("The request could not be processed.")
 
     def __init__(

@@ -1,42 +1,29 @@
-"""Helpers every app's services use to write models safely."""
-
-from __future__ import annotations
-
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TypeVar
-
-from django.db import IntegrityError, models, transaction
-
-from .errors import ApplicationError
-
-M = TypeVar("M", bound=models.Model)
+from django.conf import settings
+from django.db import models
 
 
-def validated_save(instance: M) -> M:
-    """Validate fields and constraints in Python (clear 400s), then let the database decide."""
-    instance.full_clean()
-    instance.save()
-    return instance
+class IdempotencyKey(models.Model):
+    """The stored outcome of a request sent with an `Idempotency-Key` header, per user.
 
-
-def constraint_name(error: IntegrityError) -> str | None:
-    diag = getattr(error.__cause__, "diag", None)
-    return getattr(diag, "constraint_name", None)
-
-
-@contextmanager
-def constraint_errors(mapping: dict[str, Callable[[], ApplicationError]]) -> Iterator[None]:
-    """Turn a violation of a named database constraint into an application error.
-
-    The block runs in a savepoint, so the caller's transaction stays usable. Python checks run
-    first for good messages; this is the race-proof last guard behind them.
+    The row is inserted in the same transaction as the request's effect, so it exists if and only
+    if that effect committed; a concurrent retry waits on the unique index and then replays it.
     """
-    try:
-        with transaction.atomic():
-            yield
-    except IntegrityError as exc:
-        factory = mapping.get(constraint_name(exc) or "")
-        if factory is None:
-            raise
-        raise factory() from exc
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    status_code = models.PositiveSmallIntegerField(null=True)
+    # Stored as text, not jsonb, so that a replay is byte-for-byte the first response.
+    response_body = models.TextField(blank=True, default="")
+    content_type = models.CharField(max_length=64, default="application/json")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="core_idempotencykey_user_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

@@ -7,8 +7,8 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from apps.core.db import validated_save
 from apps.core.errors import InvalidInput
-from apps.core.models import validated_save
 
 from .layout import SeatPosition, duplicates
 from .models import Cinema, Room, Seat

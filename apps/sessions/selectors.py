@@ -42,7 +42,9 @@ def session_seats(session: Session) -> QuerySet[SessionSeat]:
 
 def seat_map(session: Session) -> list[SeatMapEntry]:
     """Every seat of the session with its live status, in a constant number of queries."""
-    statuses: dict[int, str] = {}
+    from apps.bookings.selectors import seat_statuses  # bookings builds on sessions
+
+    statuses = seat_statuses(session)
     return [
         SeatMapEntry(
             id=seat.id,
@@ -53,3 +55,8 @@ def seat_map(session: Session) -> list[SeatMapEntry]:
         )
         for seat in session_seats(session)
     ]
+
+
+def session_seat_ids(session: Session, candidate_ids: list[int]) -> list[int]:
+    """Which of the candidate ids are seats of this session."""
+    return list(session.seats.filter(id__in=candidate_ids).values_list("id", flat=True))

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.catalog.models import Movie
+from apps.core.db import constraint_errors
 from apps.core.errors import Conflict, InvalidInput
-from apps.core.models import constraint_errors
 from apps.rooms import selectors as room_selectors
 from apps.rooms.models import Room
 

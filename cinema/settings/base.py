@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.rooms",
     "apps.sessions",
+    "apps.bookings",
 ]
 
 MIDDLEWARE = [
@@ -165,8 +166,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "apps.core.throttling.AnonRateThrottle",
+        "apps.core.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": THROTTLE_ANON,
@@ -220,7 +221,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A publish from a web request must not hang on a dead broker: give up fast, the sweepers and the
 # outbox relay catch up later.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-expired-reservations": {
+        "task": "apps.bookings.tasks.sweep_expired_reservations",
+        "schedule": env.float("SWEEP_INTERVAL_SECONDS", default=5.0),
+    },
+    "prune-idempotency-keys": {
+        "task": "apps.core.tasks.prune_idempotency_keys_task",
+        "schedule": 3600.0,
+    },
+}
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- Logging -----------------------------------------------------------------------------------
@@ -254,6 +264,10 @@ RESERVATION_TTL_SECONDS = env.int("RESERVATION_TTL_SECONDS", default=30)
 MAX_SEATS_PER_RESERVATION = env.int("MAX_SEATS_PER_RESERVATION", default=10)
 MIN_SEATS_PER_SESSION = 16
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+# How long a retry waits for the first request with its Idempotency-Key before a 409.
+IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=5.0)
+# How long a request waits for a row lock before giving up with a retryable 409.
+LOCK_TIMEOUT_SECONDS = env.float("LOCK_TIMEOUT_SECONDS", default=3.0)
 HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=2.0)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -20,3 +20,6 @@ REST_FRAMEWORK = {
         "reservations_ip": "100000/min",
     },
 }
+
+# Tasks queued by tests go to their own queue, never to a developer's running worker.
+CELERY_TASK_DEFAULT_QUEUE = "cinema.test"

@@ -1,0 +1,34 @@
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.errors import ApplicationError, Conflict
+
+
+class SeatsUnavailable(Conflict):
+    code = "seats_unavailable"
+    default_detail = _("Some of the seats are already taken.")
+
+    def __init__(self, seat_ids: list[int]) -> None:
+        super().__init__(extra={"unavailable_seats": sorted(set(seat_ids))})
+        self.seat_ids = sorted(set(seat_ids))
+
+
+class SeatsBusy(Conflict):
+    """A lock wait ran out under heavy contention; the client may retry at once."""
+
+    code = "seats_busy"
+    retryable = True
+    default_detail = _("These seats are being reserved by someone else right now. Try again.")
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": "1"})
+
+
+class ReservationNotPending(Conflict):
+    code = "reservation_not_pending"
+    default_detail = _("The reservation is no longer pending.")
+
+
+class SessionNotOpen(ApplicationError):
+    status = 400
+    code = "session_not_open"
+    default_detail = _("This session is not open for reservations.")

@@ -1,0 +1,122 @@
+"""The one home of seat locks and their order. Nobody else takes seat locks.
+
+1. Redis fast path: one Lua script takes every requested seat key or none, with an owner token and
+   the hold's TTL, so the losers of a rush fail fast without touching PostgreSQL. Keys are only
+   ever deleted by their owner (compare-and-delete).
+2. PostgreSQL: the session-seat rows are locked in primary-key order (`ORDER BY id FOR UPDATE`),
+   then the reservations found on them, also in primary-key order, so two transactions can never
+   wait on each other in a cycle.
+
+Redis is never the only guard: when it is down or slow the fast path reports "unknown" and the
+database alone decides.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django_redis import get_redis_connection
+from redis.exceptions import RedisError
+
+from apps.core.locking import set_lock_timeout
+from apps.sessions.models import SessionSeat
+
+from .models import Reservation
+
+logger = logging.getLogger(__name__)
+
+# KEYS: seat keys. ARGV: owner token, TTL in ms. Returns the 1-based positions of taken keys;
+# an empty list means every key now belongs to the owner.
+_ACQUIRE = """
+local taken = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then taken[#taken + 1] = i end
+end
+if #taken > 0 then return taken end
+for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'PX', ARGV[2]) end
+return taken
+"""
+
+# KEYS: seat keys. ARGV: owner token. Deletes only the keys the owner still holds.
+_RELEASE = """
+local released = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    redis.call('DEL', key)
+    released = released + 1
+  end
+end
+return released
+"""
+
+
+def seat_key(session_id: int, session_seat_id: int) -> str:
+    # The hash tag keeps one session's keys in one slot, should Redis ever be clustered.
+    return f"cinema:seat:{{s{session_id}}}:{session_seat_id}"
+
+
+def _redis():
+    return get_redis_connection("default")
+
+
+def acquire_seat_keys(
+    *, session_id: int, seat_ids: list[int], owner: uuid.UUID, ttl_seconds: int
+) -> list[int] | None:
+    """Take all seat keys at once. Returns the seat ids already taken ([] = all ours), or None
+    when Redis cannot answer, in which case the caller goes on with the database alone."""
+    ordered = sorted(seat_ids)
+    keys = [seat_key(session_id, seat_id) for seat_id in ordered]
+    try:
+        taken = _redis().eval(_ACQUIRE, len(keys), *keys, str(owner), ttl_seconds * 1000)
+    except RedisError as exc:
+        logger.warning("seat lock fast path unavailable, using the database alone: %s", exc)
+        return None
+    return [ordered[int(position) - 1] for position in taken]
+
+
+def release_seat_keys(*, session_id: int, seat_ids: Iterable[int], owner: uuid.UUID) -> None:
+    keys = [seat_key(session_id, seat_id) for seat_id in sorted(seat_ids)]
+    if not keys:
+        return
+    try:
+        _redis().eval(_RELEASE, len(keys), *keys, str(owner))
+    except RedisError as exc:
+        # The keys expire with the hold's TTL anyway; the database stays the truth.
+        logger.warning("could not release seat keys of %s: %s", owner, exc)
+
+
+def lock_session_seats(*, session_id: int, seat_ids: list[int]) -> list[SessionSeat]:
+    """Lock the given seats of the session in primary-key order, waiting at most the lock timeout.
+
+    Must run inside a transaction. Seats that are not of the session are simply not returned.
+    """
+    set_lock_timeout(settings.LOCK_TIMEOUT_SECONDS)
+    return list(
+        SessionSeat.objects.filter(session_id=session_id, id__in=seat_ids)
+        .select_related("seat")
+        .order_by("id")
+        .select_for_update(of=("self",))
+    )
+
+
+def lock_reservations(ids: Iterable[uuid.UUID]) -> QuerySet[Reservation]:
+    """Lock reservation rows in primary-key order (after any seat rows, never before)."""
+    return Reservation.objects.filter(id__in=list(ids)).order_by("id").select_for_update()
+
+
+def lock_reservation(reservation_id: uuid.UUID) -> Reservation | None:
+    set_lock_timeout(settings.LOCK_TIMEOUT_SECONDS)
+    return lock_reservations([reservation_id]).first()
+
+
+def lock_overdue_batch(*, now, limit: int) -> list[Reservation]:
+    """Pending reservations past their deadline that nobody else is working on."""
+    return list(
+        Reservation.objects.filter(status=Reservation.Status.PENDING, expires_at__lte=now)
+        .order_by("id")
+        .select_for_update(skip_locked=True)[:limit]
+    )

@@ -1,0 +1,84 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from apps.sessions.models import Session, SessionSeat
+
+ONE_ACTIVE_HOLD_PER_SEAT = "bookings_one_active_hold_per_seat"
+
+
+class Reservation(models.Model):
+    """A hold on some seats of a session until `expires_at`, then sold, cancelled or expired.
+
+    `expires_at` is the truth: a pending reservation past it is free for everyone at once; the
+    status turns `expired` when a worker (or the next reservation of its seats) tidies it up.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        CONFIRMED = "confirmed", _("confirmed")
+        CANCELLED = "cancelled", _("cancelled")
+        EXPIRED = "expired", _("expired")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reservations"
+    )
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="reservations")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    expires_at = models.DateTimeField(_("expires at"))
+    total = models.DecimalField(max_digits=10, decimal_places=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("reservation")
+        verbose_name_plural = _("reservations")
+        ordering = ["-created_at"]
+        indexes = [
+            # The sweeper's scan: pending holds by deadline.
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status="pending"),
+                name="bookings_pending_by_deadline",
+            ),
+            models.Index(fields=["user", "-created_at"], name="bookings_user_recent"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="bookings_total_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class ReservationSeat(models.Model):
+    """One seat of a reservation. `is_active` while the reservation is pending or confirmed.
+
+    The partial unique index is invariant 1 in PostgreSQL: a session seat has at most one active
+    hold or sale, whatever the Python code does.
+    """
+
+    reservation = models.ForeignKey(Reservation, on_delete=models.CASCADE, related_name="seats")
+    session_seat = models.ForeignKey(SessionSeat, on_delete=models.PROTECT, related_name="+")
+    price = models.DecimalField(max_digits=8, decimal_places=2)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = _("reserved seat")
+        verbose_name_plural = _("reserved seats")
+        ordering = ["session_seat_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session_seat"], condition=Q(is_active=True), name=ONE_ACTIVE_HOLD_PER_SEAT
+            ),
+            models.UniqueConstraint(
+                fields=["reservation", "session_seat"], name="bookings_seat_once_per_reservation"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reservation_id}:{self.session_seat_id}"

@@ -1,0 +1,224 @@
+"""Writes of reservations: reserve, cancel, expire. Each public function is one transaction.
+
+Lock order (see locks.py): Redis keys, then session-seat rows by id, then reservation rows by id.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import OperationalError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.core.db import constraint_errors
+from apps.core.errors import InvalidInput, NotFound
+from apps.core.locking import is_lock_timeout
+from apps.sessions import selectors as session_selectors
+from apps.sessions.models import Session
+
+from . import locks
+from .errors import ReservationNotPending, SeatsBusy, SeatsUnavailable, SessionNotOpen
+from .models import ONE_ACTIVE_HOLD_PER_SEAT, Reservation, ReservationSeat
+
+logger = logging.getLogger(__name__)
+
+
+def _open_session(session_id: int) -> Session:
+    session = session_selectors.session_list().filter(pk=session_id).first()
+    if session is None:
+        raise NotFound(_("Session not found."))
+    if session.status != Session.Status.SCHEDULED or session.starts_at <= timezone.now():
+        raise SessionNotOpen()
+    return session
+
+
+def _check_seats_belong(session: Session, seat_ids: list[int]) -> None:
+    if len(set(seat_ids)) != len(seat_ids):
+        raise InvalidInput(_("A seat is listed twice."), field="seats", code="duplicate_seats")
+    if not 1 <= len(seat_ids) <= settings.MAX_SEATS_PER_RESERVATION:
+        raise InvalidInput(
+            _("Reserve between 1 and %(max)d seats.") % {"max": settings.MAX_SEATS_PER_RESERVATION},
+            field="seats",
+            code="too_many_seats",
+        )
+    known = set(session_selectors.session_seat_ids(session, seat_ids))
+    foreign = sorted(set(seat_ids) - known)
+    if foreign:
+        raise InvalidInput(
+            _("These seats are not seats of this session: %(ids)s.")
+            % {"ids": ", ".join(map(str, foreign))},
+            field="seats",
+            code="invalid_seats",
+        )
+
+
+def _release_keys_on_commit(reservation: Reservation, seat_ids: list[int]) -> None:
+    transaction.on_commit(
+        lambda: locks.release_seat_keys(
+            session_id=reservation.session_id, seat_ids=seat_ids, owner=reservation.id
+        )
+    )
+
+
+def _close(reservation: Reservation, status: str, now: datetime) -> list[int]:
+    """End a locked reservation: set its final status and free (or keep) its seats."""
+    seat_ids = list(
+        reservation.seats.order_by("session_seat_id").values_list("session_seat_id", flat=True)
+    )
+    reservation.status = status
+    reservation.closed_at = now
+    reservation.save(update_fields=["status", "closed_at"])
+    if status in (Reservation.Status.CANCELLED, Reservation.Status.EXPIRED):
+        ReservationSeat.objects.filter(reservation=reservation, is_active=True).update(
+            is_active=False
+        )
+    _release_keys_on_commit(reservation, seat_ids)
+    return seat_ids
+
+
+def _is_overdue(reservation: Reservation, now: datetime) -> bool:
+    return reservation.status == Reservation.Status.PENDING and reservation.expires_at <= now
+
+
+def _free_overdue_holders(seat_ids: list[int], now: datetime) -> None:
+    """Expire the overdue holds sitting on these seats; refuse if any seat is really taken."""
+    holders = list(
+        ReservationSeat.objects.filter(session_seat_id__in=seat_ids, is_active=True)
+        .select_related("reservation")
+        .only("session_seat_id", "reservation__status", "reservation__expires_at")
+    )
+    busy = [h.session_seat_id for h in holders if not _is_overdue(h.reservation, now)]
+    if busy:
+        raise SeatsUnavailable(busy)
+    overdue_ids = {h.reservation_id for h in holders}
+    for reservation in locks.lock_reservations(overdue_ids):
+        # Re-checked under its lock: a payment may have won the race for it meanwhile.
+        if not _is_overdue(reservation, now):
+            raise SeatsUnavailable(
+                [h.session_seat_id for h in holders if h.reservation_id == reservation.id]
+            )
+        _close(reservation, Reservation.Status.EXPIRED, now)
+
+
+def _reserve_in_database(
+    *, reservation_id: uuid.UUID, user, session: Session, seat_ids: list[int]
+) -> Reservation:
+    with transaction.atomic():
+        seats = locks.lock_session_seats(session_id=session.id, seat_ids=seat_ids)
+        if len(seats) != len(seat_ids):  # a seat vanished since validation
+            raise SeatsUnavailable(sorted(set(seat_ids) - {seat.id for seat in seats}))
+        now = timezone.now()
+        _free_overdue_holders(seat_ids, now)
+        reservation = Reservation.objects.create(
+            id=reservation_id,
+            user=user,
+            session=session,
+            expires_at=now + timedelta(seconds=settings.RESERVATION_TTL_SECONDS),
+            total=session.price * len(seats),
+        )
+        # The partial unique index is the last guard: even a bug above cannot double-hold a seat.
+        with constraint_errors({ONE_ACTIVE_HOLD_PER_SEAT: lambda: SeatsUnavailable(seat_ids)}):
+            ReservationSeat.objects.bulk_create(
+                ReservationSeat(reservation=reservation, session_seat=seat, price=session.price)
+                for seat in seats
+            )
+        transaction.on_commit(lambda: _schedule_expiry(reservation))
+    return reservation
+
+
+def _schedule_expiry(reservation: Reservation) -> None:
+    from .tasks import schedule_expiry  # tasks import services; keep the cycle lazy
+
+    schedule_expiry(reservation_id=reservation.id, eta=reservation.expires_at)
+
+
+def reservation_create(*, user, session_id: int, seat_ids: list[int]) -> Reservation:
+    """Hold the seats for the user, all or none, until the reservation's `expires_at`."""
+    session = _open_session(session_id)
+    _check_seats_belong(session, seat_ids)
+    reservation_id = uuid.uuid4()
+    taken = locks.acquire_seat_keys(
+        session_id=session.id,
+        seat_ids=seat_ids,
+        owner=reservation_id,
+        ttl_seconds=settings.RESERVATION_TTL_SECONDS,
+    )
+    if taken:
+        raise SeatsUnavailable(taken)
+    try:
+        return _reserve_in_database(
+            reservation_id=reservation_id, user=user, session=session, seat_ids=seat_ids
+        )
+    except OperationalError as exc:
+        locks.release_seat_keys(session_id=session.id, seat_ids=seat_ids, owner=reservation_id)
+        if is_lock_timeout(exc):
+            raise SeatsBusy() from exc
+        raise
+    except BaseException:
+        # Exactly the keys this request took, and only if they are still ours.
+        locks.release_seat_keys(session_id=session.id, seat_ids=seat_ids, owner=reservation_id)
+        raise
+
+
+def _locked_own_reservation(reservation_id: uuid.UUID, user) -> Reservation:
+    reservation = locks.lock_reservation(reservation_id)
+    if reservation is None or reservation.user_id != user.id:
+        raise NotFound(_("Reservation not found."))
+    return reservation
+
+
+def reservation_cancel(*, reservation_id: uuid.UUID, user) -> Reservation:
+    """The owner gives the seats back. Only a pending, unexpired reservation can be cancelled."""
+    with transaction.atomic():
+        reservation = _locked_own_reservation(reservation_id, user)
+        now = timezone.now()
+        if _is_overdue(reservation, now):
+            _close(reservation, Reservation.Status.EXPIRED, now)
+        elif reservation.status == Reservation.Status.PENDING:
+            _close(reservation, Reservation.Status.CANCELLED, now)
+            return reservation
+    # Outside the block, so that an overdue hold's expiry above is committed, not rolled back.
+    raise ReservationNotPending(
+        _("The reservation is %(status)s.") % {"status": reservation.get_status_display()}
+    )
+
+
+@dataclass(frozen=True)
+class ExpiryOutcome:
+    expired: bool
+    retry_in: float | None = None  # seconds until the deadline, when it is not reached yet
+
+
+def reservation_expire(*, reservation_id: uuid.UUID) -> ExpiryOutcome:
+    """Expire one reservation if it is pending and past its deadline (the ETA task's job)."""
+    with transaction.atomic():
+        reservation = locks.lock_reservation(reservation_id)
+        if reservation is None or reservation.status != Reservation.Status.PENDING:
+            return ExpiryOutcome(expired=False)
+        now = timezone.now()
+        if reservation.expires_at > now:
+            return ExpiryOutcome(
+                expired=False, retry_in=(reservation.expires_at - now).total_seconds()
+            )
+        _close(reservation, Reservation.Status.EXPIRED, now)
+        return ExpiryOutcome(expired=True)
+
+
+def expire_overdue_reservations(*, batch_size: int = 100) -> int:
+    """The sweeper: expire every overdue pending reservation, in batches, skipping rows that a
+    payment, cancel or another sweeper holds right now. Returns how many it expired."""
+    expired = 0
+    while True:
+        with transaction.atomic():
+            now = timezone.now()
+            batch = locks.lock_overdue_batch(now=now, limit=batch_size)
+            for reservation in batch:
+                _close(reservation, Reservation.Status.EXPIRED, now)
+        expired += len(batch)
+        if len(batch) < batch_size:
+            return expired

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from .views import ReservationCreateView, ReservationDetailView
+
+urlpatterns = [
+    path("reservations", ReservationCreateView.as_view(), name="reservation-create"),
+    path(
+        "reservations/<uuid:reservation_id>",
+        ReservationDetailView.as_view(),
+        name="reservation-detail",
+    ),
+]

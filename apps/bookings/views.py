@@ -1,0 +1,105 @@
+import uuid
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.idempotency import idempotent
+from apps.core.openapi import IDEMPOTENCY_KEY_HEADER, problems
+from apps.core.throttling import (
+    AnonRateThrottle,
+    ReservationIPThrottle,
+    ReservationUserThrottle,
+    UserRateThrottle,
+)
+
+from . import selectors, services
+from .serializers import ReservationInputSerializer, ReservationOutputSerializer
+
+RESERVATION_THROTTLES = [
+    AnonRateThrottle,
+    UserRateThrottle,
+    ReservationUserThrottle,
+    ReservationIPThrottle,
+]
+
+
+def _output(reservation_id: uuid.UUID, user) -> dict:
+    reservation = selectors.reservation_for(reservation_id=reservation_id, user=user)
+    return ReservationOutputSerializer(reservation).data
+
+
+class ReservationCreateView(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = RESERVATION_THROTTLES
+
+    @extend_schema(
+        summary="Hold seats of a session",
+        description=(
+            "Holds all the seats or none until `expires_at` (30 s by default). Losers of a race "
+            "get 409 `seats_unavailable` listing the taken seat ids in `unavailable_seats`."
+        ),
+        parameters=[IDEMPOTENCY_KEY_HEADER],
+        request=ReservationInputSerializer,
+        responses={
+            201: ReservationOutputSerializer,
+            **problems(
+                400,
+                401,
+                404,
+                409,
+                422,
+                429,
+                s400="Invalid input: `invalid`, `duplicate_seats`, `too_many_seats`, "
+                "`invalid_seats` (not of this session), `session_not_open`.",
+                s409="`seats_unavailable` (member `unavailable_seats`), `seats_busy` or "
+                "`idempotency_key_in_use` (both with `Retry-After`).",
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = ReservationInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+
+        def reserve() -> Response:
+            reservation = services.reservation_create(
+                user=request.user,
+                session_id=data.validated_data["session"],
+                seat_ids=data.validated_data["seats"],
+            )
+            body = _output(reservation.id, request.user)
+            return Response(
+                body,
+                status=status.HTTP_201_CREATED,
+                headers={"Location": f"/api/v1/reservations/{reservation.id}"},
+            )
+
+        return idempotent(request, reserve)
+
+
+class ReservationDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = RESERVATION_THROTTLES
+
+    @extend_schema(
+        summary="Read a reservation (owner or staff)",
+        responses={200: ReservationOutputSerializer, **problems(401, 404)},
+    )
+    def get(self, request: Request, reservation_id: uuid.UUID) -> Response:
+        return Response(_output(reservation_id, request.user))
+
+    @extend_schema(
+        summary="Cancel a pending reservation (owner); its seats are free at once",
+        responses={
+            204: None,
+            **problems(
+                401, 404, 409, s409="`reservation_not_pending`: paid, cancelled or expired."
+            ),
+        },
+    )
+    def delete(self, request: Request, reservation_id: uuid.UUID) -> Response:
+        services.reservation_cancel(reservation_id=reservation_id, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,42 @@
+"""Helpers every app's services use to write models safely."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from django.db import IntegrityError, models, transaction
+
+from .errors import ApplicationError
+
+M = TypeVar("M", bound=models.Model)
+
+
+def validated_save(instance: M) -> M:
+    """Validate fields and constraints in Python (clear 400s), then let the database decide."""
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
+def constraint_name(error: IntegrityError) -> str | None:
+    diag = getattr(error.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+@contextmanager
+def constraint_errors(mapping: dict[str, Callable[[], ApplicationError]]) -> Iterator[None]:
+    """Turn a violation of a named database constraint into an application error.
+
+    The block runs in a savepoint, so the caller's transaction stays usable. Python checks run
+    first for good messages; this is the race-proof last guard behind them.
+    """
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as exc:
+        factory = mapping.get(constraint_name(exc) or "")
+        if factory is None:
+            raise
+        raise factory() from exc
