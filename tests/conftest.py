@@ -60,3 +60,29 @@ def staff_api(staff) -> APIClient:
 @pytest.fixture
 def session(db):
     return make_session()
+
+
+DEAD_REDIS_URL = "redis://127.0.0.1:6399/0"
+
+
+def point_cache_at(settings, url: str) -> None:
+    """Re-point the Django cache (and so the seat-lock fast path) at another Redis URL."""
+    caches = {**settings.CACHES}
+    caches["default"] = {**caches["default"], "LOCATION": url}
+    settings.CACHES = caches
+
+
+@pytest.fixture(params=["redis", "redis-down", "redis-hung"])
+def redis_mode(request, settings):
+    """Run a test with the Redis fast path working, refused, and hanging (socket timeouts)."""
+    from tests.concurrency import blackhole_server
+
+    if request.param == "redis-down":
+        point_cache_at(settings, DEAD_REDIS_URL)
+        yield request.param
+    elif request.param == "redis-hung":
+        with blackhole_server() as port:
+            point_cache_at(settings, f"redis://127.0.0.1:{port}/0")
+            yield request.param
+    else:
+        yield request.param

@@ -1,0 +1,108 @@
+"""Start real server processes (gunicorn, Celery) against the test database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+from django.conf import settings
+from django.db import connection
+
+BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def process_env(**overrides: str) -> dict[str, str]:
+    """The environment of a child process that shares this test run's database and Redis."""
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "cinema.settings.test",
+        "DATABASE_URL": url,
+        "REDIS_URL": settings.CACHES["default"]["LOCATION"],
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "RESERVATION_TTL_SECONDS": str(settings.RESERVATION_TTL_SECONDS),
+        "DATABASE_CONN_MAX_AGE": "0",
+    }
+    env.update(overrides)
+    return env
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def gunicorn(port: int, *, workers: int = 2, **env: str) -> Iterator[str]:
+    """A gunicorn instance serving the app on 127.0.0.1:port; yields its base URL."""
+    process = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "cinema.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=process_env(**env),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert process.poll() is None, "gunicorn exited at start-up"
+            assert time.monotonic() < deadline, "gunicorn did not start in time"
+            time.sleep(0.2)
+        yield base
+    finally:
+        _stop(process)
+
+
+@contextmanager
+def celery_worker(*, queues: str = "cinema.test", **env: str) -> Iterator[subprocess.Popen]:
+    """A real Celery worker consuming the test queue from RabbitMQ."""
+    process = subprocess.Popen(
+        [
+            str(BIN / "celery"),
+            "-A",
+            "cinema",
+            "worker",
+            "-Q",
+            queues,
+            "--concurrency",
+            "2",
+            "--pool",
+            "prefork",
+            "--loglevel",
+            "WARNING",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=process_env(**env),
+    )
+    try:
+        yield process
+    finally:
+        _stop(process)
