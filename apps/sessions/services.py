@@ -51,6 +51,10 @@ def session_validate(*, movie: Movie, room: Room, starts_at: datetime) -> dateti
 @transaction.atomic
 def session_create(*, movie: Movie, room: Room, starts_at: datetime, price: Decimal) -> Session:
     """Schedule a session and give it its own copy of the room's seats."""
+    # One scheduler per room at a time. Two conflicting inserts racing into the exclusion
+    # constraint can deadlock in PostgreSQL (a 500 for the loser); with the room row locked the
+    # loser waits, then sees the winner's session and gets a clean `session_overlap`.
+    Room.objects.select_for_update(no_key=True).get(pk=room.pk)
     ends_at = session_validate(movie=movie, room=room, starts_at=starts_at)
     session = Session(movie=movie, room=room, starts_at=starts_at, ends_at=ends_at, price=price)
     # The exclusion constraint settles the race between two staff members booking the room.
