@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
@@ -33,7 +34,8 @@ MAX_KEY_LENGTH = 255
 class IdempotencyKeyReused(ApplicationError):
     status = 422
     code = "idempotency_key_reused"
-    default_detail = _("This Idempotency-Key was already used with a different request.")
+    # Lazy: a class attribute is evaluated once, at import, but must follow each request's language.
+    default_detail = gettext_lazy("This Idempotency-Key was already used with a different request.")
 
 
 class IdempotencyKeyInUse(Conflict):
