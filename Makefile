@@ -10,7 +10,7 @@ WEB_WORKERS ?= 3
 WORKER_CONCURRENCY ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help install run web worker beat migrate seed messages test lint format bench clean
+.PHONY: help install run web worker beat migrate seed messages static test lint format bench clean
 
 help:
 	@echo "make run    - migrate, then serve the API, a Celery worker and beat on local services"
@@ -34,6 +34,9 @@ seed:
 messages:
 	$(PY) manage.py compilemessages --ignore=.venv >/dev/null
 
+static:
+	$(PY) manage.py collectstatic --noinput >/dev/null
+
 web:
 	$(BIN)/gunicorn cinema.wsgi:application --bind $(BIND) --workers $(WEB_WORKERS) \
 		--access-logfile - --graceful-timeout 20 --timeout 30
@@ -44,7 +47,7 @@ worker:
 beat:
 	$(BIN)/celery -A cinema beat --loglevel=INFO --schedule=/tmp/cinema-celerybeat-schedule
 
-run: install migrate
+run: install migrate static
 	@echo "API:      http://$(BIND)/api/v1/"
 	@echo "API docs: http://$(BIND)/api-docs"
 	@echo "Admin:    http://$(BIND)/admin/"

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apps.rooms",
     "apps.sessions",
     "apps.bookings",
+    "apps.payments",
 ]
 
 MIDDLEWARE = [
@@ -130,7 +131,14 @@ if not ACCOUNT_RATE_LIMITS_ENABLED:
     ACCOUNT_RATE_LIMITS = False
 HEADLESS_ONLY = True
 HEADLESS_CLIENTS = ("app",)
-HEADLESS_FRONTEND_URLS = {}
+# Links allauth puts in its e-mails (verification on signup, password reset) open the client app;
+# without them signup fails, as "optional" verification still mails a link.
+FRONTEND_URL = env.str("FRONTEND_URL", default="http://localhost:3000")
+HEADLESS_FRONTEND_URLS = {
+    "account_confirm_email": f"{FRONTEND_URL}/account/verify-email/{{key}}",
+    "account_reset_password_from_key": f"{FRONTEND_URL}/account/password/reset/key/{{key}}",
+    "account_signup": f"{FRONTEND_URL}/account/signup",
+}
 
 # --- Internationalisation ----------------------------------------------------------------------
 LANGUAGE_CODE = "pt-br"
@@ -272,3 +280,5 @@ HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Cinema <tickets@cinema.example>")
+# The payment provider behind apps.payments.gateway.PaymentGateway.
+PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="apps.payments.gateway.FakeGateway")
