@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("apps.rooms.urls")),
     path("", include("apps.sessions.urls")),
     path("", include("apps.bookings.urls")),
+    path("", include("apps.payments.urls")),
 ]
 
 urlpatterns = [

@@ -32,3 +32,14 @@ class SessionNotOpen(ApplicationError):
     status = 400
     code = "session_not_open"
     default_detail = _("This session is not open for reservations.")
+
+
+class ReservationAlreadyConfirmed(Conflict):
+    code = "already_confirmed"
+    default_detail = _("This reservation is already paid.")
+
+
+class ReservationExpired(ApplicationError):
+    status = 410
+    code = "reservation_expired"
+    default_detail = _("The reservation expired before the payment was confirmed.")

@@ -55,3 +55,11 @@ def reservation_for(*, reservation_id: uuid.UUID, user) -> Reservation:
     if reservation is None or not (user.is_staff or reservation.user_id == user.id):
         raise NotFound(_("Reservation not found."))
     return reservation
+
+
+def owned_reservation(*, reservation_id: uuid.UUID, user) -> Reservation:
+    """The user's own reservation, with its seats; 404 for anyone else's."""
+    reservation = reservation_queryset().filter(pk=reservation_id, user=user).first()
+    if reservation is None:
+        raise NotFound(_("Reservation not found."))
+    return reservation

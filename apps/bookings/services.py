@@ -22,7 +22,14 @@ from apps.sessions import selectors as session_selectors
 from apps.sessions.models import Session
 
 from . import locks
-from .errors import ReservationNotPending, SeatsBusy, SeatsUnavailable, SessionNotOpen
+from .errors import (
+    ReservationAlreadyConfirmed,
+    ReservationExpired,
+    ReservationNotPending,
+    SeatsBusy,
+    SeatsUnavailable,
+    SessionNotOpen,
+)
 from .models import ONE_ACTIVE_HOLD_PER_SEAT, Reservation, ReservationSeat
 
 logger = logging.getLogger(__name__)
@@ -186,6 +193,32 @@ def reservation_cancel(*, reservation_id: uuid.UUID, user) -> Reservation:
     raise ReservationNotPending(
         _("The reservation is %(status)s.") % {"status": reservation.get_status_display()}
     )
+
+
+def ensure_payable(reservation: Reservation, now: datetime) -> None:
+    """Raise the contract's error unless the reservation can be paid right now."""
+    if reservation.status == Reservation.Status.CONFIRMED:
+        raise ReservationAlreadyConfirmed()
+    if reservation.status == Reservation.Status.EXPIRED or _is_overdue(reservation, now):
+        raise ReservationExpired()
+    if reservation.status != Reservation.Status.PENDING:
+        raise ReservationNotPending(
+            _("The reservation is %(status)s.") % {"status": reservation.get_status_display()}
+        )
+
+
+def reservation_confirm(*, reservation_id: uuid.UUID, user) -> Reservation:
+    """Turn the user's pending hold into a sale of its seats. A step of the payment transaction:
+    the caller must be inside `transaction.atomic()` and write the sale in the same transaction.
+
+    The reservation row lock serialises this against cancel and expiry: whichever commits first
+    wins, and the other sees the final status.
+    """
+    reservation = _locked_own_reservation(reservation_id, user)
+    now = timezone.now()
+    ensure_payable(reservation, now)
+    _close(reservation, Reservation.Status.CONFIRMED, now)
+    return reservation
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,76 @@
+"""Payment confirmation: charge the buyer, then turn the hold into a sale with tickets.
+
+The gateway is called before any lock is taken, so a slow provider never holds seat or
+reservation locks. The confirming transaction then re-checks the hold under its row lock; if the
+hold ran out (or another payment won) meanwhile, the charge is refunded.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.bookings import selectors as booking_selectors
+from apps.bookings import services as booking_services
+
+from .errors import PaymentDeclined
+from .gateway import get_gateway
+from .models import Payment, Sale, Ticket
+
+logger = logging.getLogger(__name__)
+
+
+def payment_confirm(
+    *, reservation_id: uuid.UUID, user, token: str, idempotency_key: str | None = None
+) -> Sale:
+    reservation = booking_selectors.owned_reservation(reservation_id=reservation_id, user=user)
+    booking_services.ensure_payable(reservation, timezone.now())  # fail before charging
+    # The amount comes from the prices fixed when the seats were held, never from the client.
+    amount = reservation.total
+    gateway = get_gateway()
+    charge = gateway.charge(
+        amount=amount, token=token, idempotency_key=idempotency_key or str(uuid.uuid4())
+    )
+    payment = Payment(
+        reservation=reservation,
+        user=user,
+        amount=amount,
+        provider=gateway.name,
+        provider_reference=charge.reference,
+    )
+    if not charge.approved:
+        payment.status = Payment.Status.DECLINED
+        payment.decline_reason = charge.decline_reason
+        payment.save()
+        raise PaymentDeclined()
+
+    try:
+        with transaction.atomic():
+            payment.status = Payment.Status.APPROVED
+            payment.save()
+            confirmed = booking_services.reservation_confirm(
+                reservation_id=reservation.id, user=user
+            )
+            sale = Sale.objects.create(
+                reservation=confirmed,
+                payment=payment,
+                user=user,
+                session_id=confirmed.session_id,
+                total=amount,
+                paid_at=timezone.now(),
+            )
+            Ticket.objects.bulk_create(
+                Ticket(sale=sale, session_seat_id=seat.session_seat_id, price=seat.price)
+                for seat in reservation.seats.all()
+            )
+    except Exception:
+        # The hold ran out or another payment won while we charged: give the money back.
+        gateway.refund(reference=charge.reference, amount=amount)
+        payment.status = Payment.Status.REFUNDED
+        payment.save(force_insert=True)
+        logger.info("refunded charge %s of reservation %s", charge.reference, reservation.id)
+        raise
+    return sale
