@@ -188,8 +188,9 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
-# Behind nginx the client address is the last X-Forwarded-For hop; per-IP throttles need it.
-REST_FRAMEWORK["NUM_PROXIES"] = env.int("NUM_PROXIES", default=None)
+# Per-IP throttles key on the client address: 0 = the socket peer (X-Forwarded-For ignored, so it
+# cannot be spoofed); behind one proxy (nginx in compose) set 1 to take its X-Forwarded-For hop.
+REST_FRAMEWORK["NUM_PROXIES"] = env.int("NUM_PROXIES", default=0)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cinema ticketing API",
@@ -234,6 +235,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.bookings.tasks.sweep_expired_reservations",
         "schedule": env.float("SWEEP_INTERVAL_SECONDS", default=5.0),
     },
+    "relay-outbox": {
+        "task": "apps.core.tasks.relay_outbox_task",
+        "schedule": env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=2.0),
+    },
+    "prune-outbox": {"task": "apps.core.tasks.prune_outbox_task", "schedule": 3600.0},
     "prune-idempotency-keys": {
         "task": "apps.core.tasks.prune_idempotency_keys_task",
         "schedule": 3600.0,
@@ -282,3 +288,22 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.cons
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Cinema <tickets@cinema.example>")
 # The payment provider behind apps.payments.gateway.PaymentGateway.
 PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="apps.payments.gateway.FakeGateway")
+
+# --- Domain events (transactional outbox -> RabbitMQ -> consumers) ----------------------------
+EVENTS_BROKER_URL = env.str("EVENTS_BROKER_URL", default=CELERY_BROKER_URL)
+EVENTS_BROKER_TIMEOUT_SECONDS = env.float("EVENTS_BROKER_TIMEOUT_SECONDS", default=3.0)
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
+OUTBOX_RETENTION = timedelta(days=env.int("OUTBOX_RETENTION_DAYS", default=7))
+# Consumers started by the Celery worker, each on its own queue bound to cinema.events.
+EVENT_CONSUMERS = env.list(
+    "EVENT_CONSUMERS",
+    default=[
+        "apps.payments.consumers.TicketEmailConsumer",
+        "apps.stats.consumers.SessionStatsConsumer",
+    ],
+)
+# Failed deliveries are retried after base * 2^(attempt-1) seconds (full jitter), then
+# dead-lettered to <queue>.dlq.
+EVENT_MAX_RETRIES = env.int("EVENT_MAX_RETRIES", default=5)
+EVENT_RETRY_BASE_SECONDS = env.float("EVENT_RETRY_BASE_SECONDS", default=1.0)
+EVENT_RETRY_MAX_SECONDS = env.float("EVENT_RETRY_MAX_SECONDS", default=300.0)
