@@ -77,3 +77,21 @@ def make_session(
         starts_at=starts_at or timezone.now() + timedelta(days=1),
         price=price,
     )
+
+
+def make_sale(*, user, session: Session, seat_ids: list[int] | None = None, seats: int = 1):
+    """A paid sale of `seat_ids` (or of the first `seats` free seats), through the real services:
+    hold, then pay with an approved test card."""
+    from apps.bookings import services as booking_services
+    from apps.payments import services as payment_services
+    from apps.sessions import selectors as session_selectors
+
+    if seat_ids is None:
+        free = [e.id for e in session_selectors.seat_map(session) if e.status == "available"]
+        seat_ids = free[:seats]
+    reservation = booking_services.reservation_create(
+        user=user, session_id=session.id, seat_ids=seat_ids
+    )
+    return payment_services.payment_confirm(
+        reservation_id=reservation.id, user=user, token="tok_visa"
+    )
