@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("apps.sessions.urls")),
     path("", include("apps.bookings.urls")),
     path("", include("apps.payments.urls")),
+    path("", include("apps.stats.urls")),
 ]
 
 urlpatterns = [

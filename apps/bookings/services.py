@@ -15,6 +15,7 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core import events
 from apps.core.db import constraint_errors
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.locking import is_lock_timeout
@@ -84,8 +85,33 @@ def _close(reservation: Reservation, status: str, now: datetime) -> list[int]:
         ReservationSeat.objects.filter(reservation=reservation, is_active=True).update(
             is_active=False
         )
+        _announce_release(reservation, status, seat_ids)
     _release_keys_on_commit(reservation, seat_ids)
     return seat_ids
+
+
+def _announce_release(reservation: Reservation, status: str, seat_ids: list[int]) -> None:
+    event_type = (
+        events.RESERVATION_CANCELLED
+        if status == Reservation.Status.CANCELLED
+        else events.RESERVATION_EXPIRED
+    )
+    ids = {"reservation_id": reservation.id, "session_id": reservation.session_id}
+    events.emit(
+        events.Event(event_type, {**ids, "seat_ids": seat_ids}),
+        *(
+            events.Event(
+                events.SEAT_RELEASED,
+                {
+                    "session_id": reservation.session_id,
+                    "seat_id": seat_id,
+                    "reservation_id": reservation.id,
+                    "reason": status,
+                },
+            )
+            for seat_id in seat_ids
+        ),
+    )
 
 
 def _is_overdue(reservation: Reservation, now: datetime) -> bool:
@@ -134,6 +160,19 @@ def _reserve_in_database(
                 ReservationSeat(reservation=reservation, session_seat=seat, price=session.price)
                 for seat in seats
             )
+        events.emit(
+            events.Event(
+                events.RESERVATION_CREATED,
+                {
+                    "reservation_id": reservation.id,
+                    "session_id": session.id,
+                    "user_id": user.id,
+                    "seat_ids": sorted(seat.id for seat in seats),
+                    "expires_at": reservation.expires_at,
+                    "total": reservation.total,
+                },
+            )
+        )
         transaction.on_commit(lambda: _schedule_expiry(reservation))
     return reservation
 

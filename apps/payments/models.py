@@ -54,6 +54,7 @@ class Sale(models.Model):
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="sales")
     total = models.DecimalField(max_digits=10, decimal_places=2)
     paid_at = models.DateTimeField(_("paid at"), db_index=True)
+    language = models.CharField(_("language"), max_length=10, default="pt-br")
 
     class Meta:
         verbose_name = _("sale")

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import uuid
 
+from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from apps.bookings import selectors as booking_selectors
 from apps.bookings import services as booking_services
+from apps.core import events
 
 from .errors import PaymentDeclined
 from .gateway import get_gateway
@@ -31,9 +33,12 @@ def payment_confirm(
     # The amount comes from the prices fixed when the seats were held, never from the client.
     amount = reservation.total
     gateway = get_gateway()
-    charge = gateway.charge(
-        amount=amount, token=token, idempotency_key=idempotency_key or str(uuid.uuid4())
+    # The provider deduplicates by key across the whole merchant account, but a client's
+    # Idempotency-Key is only unique per user: scope it to the reservation (stable across retries).
+    provider_key = (
+        str(uuid.uuid5(reservation.id, idempotency_key)) if idempotency_key else str(uuid.uuid4())
     )
+    charge = gateway.charge(amount=amount, token=token, idempotency_key=provider_key)
     payment = Payment(
         reservation=reservation,
         user=user,
@@ -61,10 +66,25 @@ def payment_confirm(
                 session_id=confirmed.session_id,
                 total=amount,
                 paid_at=timezone.now(),
+                # The ticket e-mail goes out in the language the buyer paid in.
+                language=translation.get_language() or settings.LANGUAGE_CODE,
             )
-            Ticket.objects.bulk_create(
+            tickets = Ticket.objects.bulk_create(
                 Ticket(sale=sale, session_seat_id=seat.session_seat_id, price=seat.price)
                 for seat in reservation.seats.all()
+            )
+            events.emit(
+                events.Event(
+                    events.PAYMENT_CONFIRMED,
+                    {
+                        "reservation_id": confirmed.id,
+                        "sale_id": sale.id,
+                        "session_id": confirmed.session_id,
+                        "user_id": user.id,
+                        "seat_ids": sorted(ticket.session_seat_id for ticket in tickets),
+                        "total": amount,
+                    },
+                )
             )
     except Exception:
         # The hold ran out or another payment won while we charged: give the money back.

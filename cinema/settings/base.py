@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "apps.sessions",
     "apps.bookings",
     "apps.payments",
+    "apps.stats",
 ]
 
 MIDDLEWARE = [
@@ -302,6 +303,7 @@ EVENT_CONSUMERS = env.list(
         "apps.stats.consumers.SessionStatsConsumer",
     ],
 )
+EVENT_QUEUE_PREFIX = env.str("EVENT_QUEUE_PREFIX", default="")
 # Failed deliveries are retried after base * 2^(attempt-1) seconds (full jitter), then
 # dead-lettered to <queue>.dlq.
 EVENT_MAX_RETRIES = env.int("EVENT_MAX_RETRIES", default=5)

@@ -25,3 +25,5 @@ REST_FRAMEWORK = {
 CELERY_TASK_DEFAULT_QUEUE = "cinema.test"
 # Static files are not collected for tests; serving them is not under test.
 MIDDLEWARE = [name for name in MIDDLEWARE if not name.startswith("whitenoise")]  # noqa: F405
+# Event consumer queues of test runs never mix with a running system's (or another run's).
+EVENT_QUEUE_PREFIX = env.str("EVENT_QUEUE_PREFIX", default="test.")  # noqa: F405

@@ -1,0 +1,37 @@
+from django.contrib import admin
+from django.db.models import Count
+from django.utils.translation import gettext_lazy as _
+
+from .models import SessionStats
+
+
+@admin.register(SessionStats)
+class SessionStatsAdmin(admin.ModelAdmin):
+    list_display = [
+        "session",
+        "seats_sold",
+        "seats_held",
+        "seats_available",
+        "revenue",
+        "updated_at",
+    ]
+    list_filter = ["session__room__cinema", "session__starts_at"]
+    search_fields = ["session__movie__title_pt_br", "session__movie__title_en"]
+    list_select_related = ["session__movie", "session__room__cinema"]
+    ordering = ["-updated_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(seat_total=Count("session__seats"))
+
+    @admin.display(description=_("seats available"))
+    def seats_available(self, obj: SessionStats) -> int:
+        return obj.seat_total - obj.seats_sold - obj.seats_held
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

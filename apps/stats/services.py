@@ -1,0 +1,67 @@
+"""Apply batches of booking events to the per-session statistics, one write per batch."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection
+
+from apps.core import events
+from apps.core.consumers import ReceivedEvent
+
+
+@dataclass
+class Delta:
+    held: int = 0
+    sold: int = 0
+    revenue: Decimal = Decimal("0")
+    events: int = 0
+
+
+def deltas_of(received: Iterable[ReceivedEvent]) -> dict[int, Delta]:
+    """Net change per session of a batch of events (pure: no database)."""
+    deltas: dict[int, Delta] = defaultdict(Delta)
+    for event in received:
+        delta = deltas[int(event.data["session_id"])]
+        seats = len(event.data.get("seat_ids", []))
+        delta.events += 1
+        if event.type == events.RESERVATION_CREATED:
+            delta.held += seats
+        elif event.type in (events.RESERVATION_CANCELLED, events.RESERVATION_EXPIRED):
+            delta.held -= seats
+        elif event.type == events.PAYMENT_CONFIRMED:
+            delta.held -= seats
+            delta.sold += seats
+            delta.revenue += Decimal(str(event.data["total"]))
+    return dict(deltas)
+
+
+def apply_events(received: list[ReceivedEvent]) -> int:
+    """Add a batch's net changes to the statistics in one statement; returns sessions touched."""
+    deltas = deltas_of(received)
+    if not deltas:
+        return 0
+    rows = [
+        (session_id, d.held, d.sold, d.revenue, d.events)
+        for session_id, d in sorted(deltas.items())
+    ]
+    values = ", ".join(["(%s, %s, %s, %s, %s, now())"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO stats_sessionstats
+                (session_id, seats_held, seats_sold, revenue, events_applied, updated_at)
+            VALUES {values}
+            ON CONFLICT (session_id) DO UPDATE SET
+                seats_held = stats_sessionstats.seats_held + EXCLUDED.seats_held,
+                seats_sold = stats_sessionstats.seats_sold + EXCLUDED.seats_sold,
+                revenue = stats_sessionstats.revenue + EXCLUDED.revenue,
+                events_applied = stats_sessionstats.events_applied + EXCLUDED.events_applied,
+                updated_at = now()
+            """,  # noqa: S608 - only placeholders are interpolated
+            [value for row in rows for value in row],
+        )
+    return len(rows)
