@@ -1,0 +1,96 @@
+"""The published OpenAPI 3 description is valid and documents the errors clients must handle."""
+
+import pytest
+from openapi_spec_validator import validate
+
+pytestmark = pytest.mark.django_db
+
+HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker):
+    from rest_framework.test import APIClient
+
+    with django_db_blocker.unblock():
+        response = APIClient().get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def operations(schema):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield path, method, operation
+
+
+def test_schema_is_valid_openapi_3(schema):
+    assert schema["openapi"].startswith("3.")
+    validate(schema)
+
+
+def test_schema_covers_the_catalogue(schema):
+    paths = set(schema["paths"])
+    assert {
+        "/api/v1/movies",
+        "/api/v1/movies/{id}",
+        "/api/v1/cinemas",
+        "/api/v1/cinemas/{id}",
+        "/api/v1/rooms",
+        "/api/v1/rooms/{id}",
+        "/api/v1/sessions",
+        "/api/v1/sessions/{id}",
+        "/api/v1/sessions/{id}/seats",
+    } <= paths
+    assert all(path.startswith("/api/v1") for path in paths)
+
+
+def test_every_path_documents_a_4xx_response(schema):
+    undocumented = [
+        path
+        for path, item in schema["paths"].items()
+        if not any(
+            str(status).startswith("4")
+            for method, operation in item.items()
+            if method in HTTP_METHODS
+            for status in operation["responses"]
+        )
+    ]
+    assert undocumented == []
+
+
+def test_every_write_documents_auth_errors(schema):
+    missing = [
+        f"{method.upper()} {path}"
+        for path, method, operation in operations(schema)
+        if method != "get" and not {"401", "403"} & set(operation["responses"])
+    ]
+    assert missing == []
+
+
+def test_documented_errors_are_problem_json(schema):
+    wrong = [
+        f"{method.upper()} {path} {status}"
+        for path, method, operation in operations(schema)
+        for status, response in operation["responses"].items()
+        if status.startswith(("4", "5"))
+        and set(response.get("content", {})) != {"application/problem+json"}
+    ]
+    assert wrong == []
+
+
+def test_session_token_security_scheme(schema):
+    assert schema["components"]["securitySchemes"]["SessionToken"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Session-Token",
+    }
+
+
+def test_swagger_ui_is_served(client):
+    response = client.get("/api-docs")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert b"swagger" in response.content.lower()
