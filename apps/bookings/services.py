@@ -173,14 +173,7 @@ def _reserve_in_database(
                 },
             )
         )
-        transaction.on_commit(lambda: _schedule_expiry(reservation))
     return reservation
-
-
-def _schedule_expiry(reservation: Reservation) -> None:
-    from .tasks import schedule_expiry  # tasks import services; keep the cycle lazy
-
-    schedule_expiry(reservation_id=reservation.id, eta=reservation.expires_at)
 
 
 def reservation_create(*, user, session_id: int, seat_ids: list[int]) -> Reservation:

@@ -30,10 +30,12 @@ def sweep_expired_reservations() -> int:
     return expired
 
 
-def schedule_expiry(*, reservation_id: uuid.UUID, eta: datetime) -> None:
-    """Queue the expiry task for the deadline. Never fails the caller: if the broker is down the
-    sweeper expires the hold instead, and reads treat it as free at the deadline regardless."""
+def schedule_expiry(*, reservation_id: uuid.UUID, eta: datetime, strict: bool = False) -> None:
+    """Queue the expiry task for the deadline. Unless `strict`, a broker failure is only logged:
+    the sweeper expires the hold instead, and reads treat it as free at the deadline anyway."""
     try:
         expire_reservation.apply_async(args=[str(reservation_id)], eta=eta, retry=False)
     except Exception as exc:  # the broker's failures come in many types
+        if strict:
+            raise
         logger.warning("could not queue expiry of %s, the sweeper will: %s", reservation_id, exc)

@@ -8,6 +8,7 @@ transaction, and a broker outage only delays events.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,11 +64,21 @@ def envelope(event: OutboxEvent) -> dict[str, Any]:
     }
 
 
+# After a failed kick, requests stop trying for a while: a dead broker costs one slow call per
+# pause per process, not one per request.
+KICK_PAUSE_SECONDS = 15.0
+_kicks_paused_until = 0.0
+
+
 def kick_relay() -> None:
     """Ask a worker to publish now. Best effort: beat runs the relay every few seconds anyway."""
+    global _kicks_paused_until
     from .tasks import relay_outbox_task
 
+    if time.monotonic() < _kicks_paused_until:
+        return
     try:
         relay_outbox_task.apply_async(retry=False)
     except Exception as exc:  # a dead broker must not fail the request that committed
+        _kicks_paused_until = time.monotonic() + KICK_PAUSE_SECONDS
         logger.warning("could not kick the outbox relay, beat will run it: %s", exc)

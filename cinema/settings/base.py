@@ -299,6 +299,7 @@ OUTBOX_RETENTION = timedelta(days=env.int("OUTBOX_RETENTION_DAYS", default=7))
 EVENT_CONSUMERS = env.list(
     "EVENT_CONSUMERS",
     default=[
+        "apps.bookings.consumers.ExpirySchedulerConsumer",
         "apps.payments.consumers.TicketEmailConsumer",
         "apps.stats.consumers.SessionStatsConsumer",
     ],
