@@ -5,17 +5,17 @@ Lock order (see locks.py): Redis keys, then session-seat rows by id, then reserv
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import structlog
 from django.conf import settings
 from django.db import OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.core import events
+from apps.core import events, metrics
 from apps.core.db import constraint_errors
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.locking import is_lock_timeout
@@ -33,7 +33,7 @@ from .errors import (
 )
 from .models import ONE_ACTIVE_HOLD_PER_SEAT, Reservation, ReservationSeat
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 
 def _open_session(session_id: int) -> Session:
@@ -87,6 +87,13 @@ def _close(reservation: Reservation, status: str, now: datetime) -> list[int]:
         )
         _announce_release(reservation, status, seat_ids)
     _release_keys_on_commit(reservation, seat_ids)
+    metrics.RESERVATIONS.labels(outcome=status).inc()
+    logger.info(
+        f"reservation_{status}",
+        reservation_id=str(reservation.id),
+        session_id=reservation.session_id,
+        seat_ids=seat_ids,
+    )
     return seat_ids
 
 
@@ -188,20 +195,38 @@ def reservation_create(*, user, session_id: int, seat_ids: list[int]) -> Reserva
         ttl_seconds=settings.RESERVATION_TTL_SECONDS,
     )
     if taken:
+        metrics.RESERVATIONS.labels(outcome="conflict").inc()
+        metrics.CONFLICTS_BY_GUARD.labels(guard="redis").inc()
+        logger.info(
+            "reservation_refused", reason="redis_fast_path", session_id=session.id, taken=taken
+        )
         raise SeatsUnavailable(taken)
     try:
-        return _reserve_in_database(
+        reservation = _reserve_in_database(
             reservation_id=reservation_id, user=user, session=session, seat_ids=seat_ids
         )
-    except OperationalError as exc:
-        locks.release_seat_keys(session_id=session.id, seat_ids=seat_ids, owner=reservation_id)
-        if is_lock_timeout(exc):
-            raise SeatsBusy() from exc
-        raise
-    except BaseException:
+    except BaseException as exc:
         # Exactly the keys this request took, and only if they are still ours.
         locks.release_seat_keys(session_id=session.id, seat_ids=seat_ids, owner=reservation_id)
+        if isinstance(exc, SeatsUnavailable):
+            metrics.RESERVATIONS.labels(outcome="conflict").inc()
+            metrics.CONFLICTS_BY_GUARD.labels(guard="database").inc()
+            logger.info(
+                "reservation_refused", reason="database", session_id=session.id, taken=exc.seat_ids
+            )
+        if isinstance(exc, OperationalError) and is_lock_timeout(exc):
+            raise SeatsBusy() from exc
         raise
+    metrics.RESERVATIONS.labels(outcome="created").inc()
+    logger.info(
+        "reservation_created",
+        reservation_id=str(reservation.id),
+        session_id=session.id,
+        seat_ids=sorted(seat_ids),
+        expires_at=reservation.expires_at.isoformat(),
+        redis_fast_path=taken is not None,
+    )
+    return reservation
 
 
 def _locked_own_reservation(reservation_id: uuid.UUID, user) -> Reservation:

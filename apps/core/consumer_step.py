@@ -8,17 +8,25 @@ after the last retry the message is rejected, and RabbitMQ dead-letters it to `<
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
+import structlog
 from celery import bootsteps
 from django.conf import settings
 from kombu import Consumer, Message, Producer
 
+from . import metrics
 from .broker import declare_consumer_queues, retry_name
-from .consumers import EventConsumer, MalformedEvent, load_consumers, parse_event, process_events
+from .consumers import (
+    EventConsumer,
+    MalformedEvent,
+    load_consumers,
+    parse_event,
+    process_events,
+    retry_delay,
+)
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 ATTEMPT_HEADER = "x-attempt"
 
@@ -36,6 +44,13 @@ class ConsumerRunner:
         if len(self.pending) >= self.consumer.batch_size:
             self.flush()
 
+    def on_decode_error(self, message: Message, exc: Exception) -> None:
+        """A body that cannot even be decoded (bad JSON, a content type other than JSON) can
+        never be processed: dead-letter it. Without this hook kombu raises the error into the
+        worker, which stops, and the message, still unacked, stops the next worker too."""
+        logger.error("event_undecodable", queue=self.consumer.queue_name, error=str(exc))
+        message.reject(requeue=False)
+
     def flush(self) -> None:
         batch, self.pending = self.pending, []
         if not batch:
@@ -46,51 +61,49 @@ class ConsumerRunner:
                 events.append(parse_event(body))
                 messages.append(message)
             except MalformedEvent as exc:
-                logger.error(
-                    "dead-lettering malformed message on %s: %s", self.consumer.queue_name, exc
-                )
+                logger.error("event_malformed", queue=self.consumer.queue_name, error=str(exc))
                 message.reject(requeue=False)
         if not events:
             return
+        if len(events) == 1:
+            self._process_one(events[0], messages[0])
+            return
         try:
-            process_events(self.consumer, events)
+            with structlog.contextvars.bound_contextvars(queue=self.consumer.queue_name):
+                fresh = process_events(self.consumer, events)
         except Exception:
-            if len(events) > 1:  # find the culprit: the others should not wait for it
-                for event, message in zip(events, messages, strict=True):
-                    self._process_one(event, message)
-                return
-            self._retry_or_dead_letter(messages[0], events[0].id)
+            # Find the culprit one by one: the others should not wait for its retries.
+            for event, message in zip(events, messages, strict=True):
+                self._process_one(event, message)
             return
         for message in messages:
             message.ack()
+        logger.info("events_consumed", queue=self.consumer.queue_name, batch=len(events), new=fresh)
 
     def _process_one(self, event, message: Message) -> None:
-        try:
-            process_events(self.consumer, [event])
-        except Exception:
-            self._retry_or_dead_letter(message, event.id)
-        else:
-            message.ack()
+        headers = message.headers or {}
+        with structlog.contextvars.bound_contextvars(
+            queue=self.consumer.queue_name,
+            event_id=str(event.id),
+            event_type=event.type,
+            request_id=headers.get("x-request-id", ""),
+        ):
+            try:
+                fresh = process_events(self.consumer, [event])
+            except Exception:
+                self._retry_or_dead_letter(message)
+            else:
+                message.ack()
+                logger.info("event_consumed", duplicate=not fresh)
 
-    def _retry_or_dead_letter(self, message: Message, event_id) -> None:
+    def _retry_or_dead_letter(self, message: Message) -> None:
         attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0)) + 1
-        logger.exception("consumer %s failed on event %s", self.consumer.queue_name, event_id)
+        logger.exception("event_failed", attempt=attempt)
         if attempt > settings.EVENT_MAX_RETRIES:
-            logger.error(
-                "dead-lettered event %s on %s after %d attempts",
-                event_id,
-                self.consumer.queue_name,
-                attempt,
-                extra={
-                    "event_id": str(event_id),
-                    "queue": self.consumer.queue_name,
-                    "dead_lettered": 1,
-                },
-            )
             message.reject(requeue=False)
+            metrics.EVENTS_DEAD_LETTERED.labels(queue=self.consumer.queue_name).inc()
+            logger.error("event_dead_lettered", attempts=attempt)
             return
-        from .consumers import retry_delay
-
         delay = retry_delay(attempt)
         self.producer.publish(
             message.body,
@@ -106,14 +119,8 @@ class ConsumerRunner:
             retry=False,
         )
         message.ack()
-        logger.warning(
-            "retrying event %s on %s: attempt %d in %.2f s",
-            event_id,
-            self.consumer.queue_name,
-            attempt,
-            delay,
-            extra={"event_id": str(event_id), "queue": self.consumer.queue_name, "retry": attempt},
-        )
+        metrics.EVENTS_RETRIED.labels(queue=self.consumer.queue_name).inc()
+        logger.warning("event_retry_scheduled", attempt=attempt, delay_seconds=round(delay, 3))
 
 
 class EventConsumersStep(bootsteps.ConsumerStep):
@@ -135,13 +142,15 @@ class EventConsumersStep(bootsteps.ConsumerStep):
             runner = ConsumerRunner(consumer, producer)
             self.runners.append(runner)
             kombu_consumer = Consumer(
-                channel, queues=[queue], callbacks=[runner.on_message], accept=["json"]
+                channel,
+                queues=[queue],
+                callbacks=[runner.on_message],
+                accept=["json"],
+                on_decode_error=runner.on_decode_error,
             )
             kombu_consumer.qos(prefetch_count=max(consumer.batch_size * 2, 10))
             consumers.append(kombu_consumer)
-        logger.info(
-            "event consumers started: %s", ", ".join(r.consumer.queue_name for r in self.runners)
-        )
+        logger.info("event_consumers_started", queues=[r.consumer.queue_name for r in self.runners])
         return consumers
 
     def stop(self, c) -> None:

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from django.db import transaction
 from django.utils import timezone
 
@@ -46,8 +47,10 @@ def emit(*events: Event) -> list[OutboxEvent]:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("emit() must run inside the transaction of the change it announces")
     now = timezone.now()
+    request_id = str(structlog.contextvars.get_contextvars().get("request_id", ""))[:64]
     rows = OutboxEvent.objects.bulk_create(
-        OutboxEvent(type=event.type, data=event.data, occurred_at=now) for event in events
+        OutboxEvent(type=event.type, data=event.data, occurred_at=now, request_id=request_id)
+        for event in events
     )
     transaction.on_commit(kick_relay)
     return rows

@@ -42,6 +42,8 @@ class OutboxEvent(models.Model):
     data = models.JSONField(encoder=DjangoJSONEncoder)
     occurred_at = models.DateTimeField()
     published_at = models.DateTimeField(null=True, blank=True)
+    # The id of the request that caused the event, carried as a message header for tracing.
+    request_id = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["seq"]

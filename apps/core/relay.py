@@ -7,19 +7,20 @@ RabbitMQ confirmed it; if the broker is down the transaction rolls back and the 
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 
+import structlog
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from kombu import Producer
 
+from . import metrics
 from .broker import events_connection, events_exchange
 from .events import envelope
 from .models import OutboxEvent
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 
 def outbox_lag_seconds(now: datetime | None = None) -> float:
@@ -51,6 +52,7 @@ def _publish_batch(producer: Producer, batch_size: int) -> int:
                 delivery_mode=2,  # persistent
                 message_id=str(event.event_id),
                 type=event.type,
+                headers={"x-request-id": event.request_id} if event.request_id else None,
                 retry=False,
             )
         OutboxEvent.objects.filter(seq__in=[event.seq for event in batch]).update(
@@ -76,12 +78,11 @@ def relay_outbox(*, batch_size: int | None = None) -> int:
                 if count < batch_size:
                     break
     finally:
-        logger.info(
-            "outbox relay published=%d lag_seconds=%.1f",
-            published,
-            outbox_lag_seconds(),
-            extra={"published": published, "outbox_lag_seconds": outbox_lag_seconds()},
-        )
+        lag = outbox_lag_seconds()
+        metrics.EVENTS_PUBLISHED.inc(published)
+        metrics.OUTBOX_LAG.set(lag)
+        log = logger.info if published else logger.debug
+        log("outbox_relayed", published=published, outbox_lag_seconds=lag)
     return published
 
 

@@ -7,22 +7,22 @@ hold ran out (or another payment won) meanwhile, the charge is refunded.
 
 from __future__ import annotations
 
-import logging
 import uuid
 
+import structlog
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
 
 from apps.bookings import selectors as booking_selectors
 from apps.bookings import services as booking_services
-from apps.core import events
+from apps.core import events, metrics
 
 from .errors import PaymentDeclined
 from .gateway import get_gateway
 from .models import Payment, Sale, Ticket
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 
 def payment_confirm(
@@ -50,6 +50,9 @@ def payment_confirm(
         payment.status = Payment.Status.DECLINED
         payment.decline_reason = charge.decline_reason
         payment.save()
+        logger.info(
+            "payment_declined", reservation_id=str(reservation.id), reason=charge.decline_reason
+        )
         raise PaymentDeclined()
 
     try:
@@ -91,6 +94,16 @@ def payment_confirm(
         gateway.refund(reference=charge.reference, amount=amount)
         payment.status = Payment.Status.REFUNDED
         payment.save(force_insert=True)
-        logger.info("refunded charge %s of reservation %s", charge.reference, reservation.id)
+        logger.warning(
+            "payment_refunded", reservation_id=str(reservation.id), reference=charge.reference
+        )
         raise
+    metrics.SALES.inc()
+    metrics.REVENUE.inc(float(amount))
+    logger.info(
+        "payment_confirmed",
+        reservation_id=str(reservation.id),
+        sale_id=str(sale.id),
+        total=str(amount),
+    )
     return sale

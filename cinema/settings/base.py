@@ -10,6 +10,8 @@ from pathlib import Path
 import environ
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.log_config import configure_structlog, logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -35,6 +37,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_structlog",
+    "django_prometheus",
     "allauth",
     "allauth.account",
     "allauth.headless",
@@ -49,7 +53,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
+    "apps.core.middleware.RequestIdHeaderMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -59,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "apps.core.middleware.ApiNotFoundMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "cinema.urls"
@@ -158,7 +166,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+)
 
 # --- Django REST framework and the OpenAPI schema ----------------------------------------------
 THROTTLE_RESERVATIONS = env.str("THROTTLE_RESERVATIONS", default="20/min")
@@ -248,31 +259,15 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_TIMEZONE = TIME_ZONE
 
-# --- Logging -----------------------------------------------------------------------------------
+# --- Logging (structlog; request ids carried into tasks and events) ----------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="console")
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-        },
-        "console": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
-    },
-    "handlers": {
-        "stdout": {
-            "class": "logging.StreamHandler",
-            "formatter": "json" if LOG_FORMAT == "json" else "console",
-        }
-    },
-    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
-    "loggers": {
-        "django.db.backends": {"level": "INFO"},
-        "django.security.DisallowedHost": {"level": "ERROR"},
-    },
-}
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+configure_structlog()
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# A caller's X-Request-ID (e.g. from nginx) is kept so one id follows a request everywhere.
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = True
 
 # --- Product settings --------------------------------------------------------------------------
 RESERVATION_TTL_SECONDS = env.int("RESERVATION_TTL_SECONDS", default=30)
