@@ -7,8 +7,12 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 BIND ?= 127.0.0.1:8000
 WEB_WORKERS ?= 3
+WEB_THREADS ?= 4
 WORKER_CONCURRENCY ?= 2
 PYTEST_ARGS ?=
+# Processes of one node share their Prometheus metrics through this folder.
+METRICS_DIR ?= /tmp/cinema-metrics
+METRICS_ENV = PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR)
 
 .PHONY: help install run web worker beat migrate seed messages static test lint format bench clean
 
@@ -38,25 +42,27 @@ static:
 	$(PY) manage.py collectstatic --noinput >/dev/null
 
 web:
-	$(BIN)/gunicorn cinema.wsgi:application --bind $(BIND) --workers $(WEB_WORKERS) \
-		--access-logfile - --graceful-timeout 20 --timeout 30
+	@mkdir -p $(METRICS_DIR)
+	$(METRICS_ENV) $(BIN)/gunicorn cinema.wsgi:application --bind $(BIND) \
+		--workers $(WEB_WORKERS) --worker-class gthread --threads $(WEB_THREADS) \
+		--control-socket /tmp/cinema-gunicorn-$(subst :,-,$(BIND)).ctl \
+		--graceful-timeout 20 --timeout 30
 
 worker:
-	$(BIN)/celery -A cinema worker --loglevel=INFO --concurrency=$(WORKER_CONCURRENCY)
+	@mkdir -p $(METRICS_DIR)
+	$(METRICS_ENV) $(BIN)/celery -A cinema worker --loglevel=INFO --concurrency=$(WORKER_CONCURRENCY)
 
 beat:
 	$(BIN)/celery -A cinema beat --loglevel=INFO --schedule=/tmp/cinema-celerybeat-schedule
 
 run: install migrate static
-	@echo "API:      http://$(BIND)/api/v1/"
-	@echo "API docs: http://$(BIND)/api-docs"
-	@echo "Admin:    http://$(BIND)/admin/"
-	@echo "Health:   http://$(BIND)/health/ready"
+	@echo "API:      http://127.0.0.1:8000/api/v1/  (second instance: http://127.0.0.1:8001)"
+	@echo "API docs: http://127.0.0.1:8000/api-docs"
+	@echo "Admin:    http://127.0.0.1:8000/admin/"
+	@echo "Health:   http://127.0.0.1:8000/health/ready    Metrics: http://127.0.0.1:8000/metrics"
 	@echo "Demo data: make seed. Stop with Ctrl-C."
-	@trap 'kill 0' INT TERM EXIT; \
-		$(MAKE) --no-print-directory worker & \
-		$(MAKE) --no-print-directory beat & \
-		$(MAKE) --no-print-directory web
+	@rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
+	$(BIN)/honcho start -f Procfile
 
 lint: install
 	$(BIN)/ruff check .
