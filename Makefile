@@ -14,12 +14,14 @@ PYTEST_ARGS ?=
 METRICS_DIR ?= /tmp/cinema-metrics
 METRICS_ENV = PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR)
 
-.PHONY: help install run web worker beat migrate seed messages static test lint format bench clean
+.PHONY: help install run web worker beat migrate seed messages static test lint format rush bench clean
 
 help:
 	@echo "make run    - migrate, then serve the API, a Celery worker and beat on local services"
 	@echo "make test   - lint, migration drift check and the whole test suite (real services)"
 	@echo "make seed   - demo data (idempotent)"
+	@echo "make rush   - the ticket-rush demo against a running stack"
+	@echo "make bench  - benchmark report of the reservation path"
 
 install: $(VENV)/.installed
 
@@ -75,6 +77,9 @@ format: install
 test: install lint
 	$(PY) manage.py makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+rush: install
+	$(PY) -m tests.bench.rush
 
 bench: install
 	$(PY) -m tests.bench.reservations

@@ -22,6 +22,10 @@ from .problems import problem_response
 _CODE_OVERRIDES = {"parse_error": "malformed_request"}
 
 
+# DRF and Django name errors of the whole object differently; neither is a field.
+NON_FIELD_KEYS = {"non_field_errors", "__all__"}
+
+
 def _is_message(item: Any) -> bool:
     return isinstance(item, dict) and set(item) == {"message", "code"}
 
@@ -38,9 +42,7 @@ def _flatten(details: Any, field: str | None = None) -> Iterator[dict[str, Any]]
         yield {"field": field, "code": details["code"], "detail": str(details["message"])}
     elif isinstance(details, dict):
         for key, value in details.items():
-            yield from _flatten(
-                value, _join(field, None if key == "non_field_errors" else str(key))
-            )
+            yield from _flatten(value, _join(field, None if key in NON_FIELD_KEYS else str(key)))
     elif isinstance(details, list):
         for index, item in enumerate(details):
             yield from _flatten(item, field if _is_message(item) else _join(field, str(index)))
