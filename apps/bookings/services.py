@@ -37,7 +37,7 @@ logger = structlog.get_logger(__name__)
 
 
 def _open_session(session_id: int) -> Session:
-    session = session_selectors.session_list().filter(pk=session_id).first()
+    session = session_selectors.session_for_booking(session_id)
     if session is None:
         raise NotFound(_("Session not found."))
     if session.status != Session.Status.SCHEDULED or session.starts_at <= timezone.now():
@@ -45,7 +45,7 @@ def _open_session(session_id: int) -> Session:
     return session
 
 
-def _check_seats_belong(session: Session, seat_ids: list[int]) -> None:
+def _check_seat_count(seat_ids: list[int]) -> None:
     if len(set(seat_ids)) != len(seat_ids):
         raise InvalidInput(_("A seat is listed twice."), field="seats", code="duplicate_seats")
     if not 1 <= len(seat_ids) <= settings.MAX_SEATS_PER_RESERVATION:
@@ -54,6 +54,9 @@ def _check_seats_belong(session: Session, seat_ids: list[int]) -> None:
             field="seats",
             code="too_many_seats",
         )
+
+
+def _check_seats_belong(session: Session, seat_ids: list[int]) -> None:
     known = set(session_selectors.session_seat_ids(session, seat_ids))
     foreign = sorted(set(seat_ids) - known)
     if foreign:
@@ -186,14 +189,21 @@ def _reserve_in_database(
 def reservation_create(*, user, session_id: int, seat_ids: list[int]) -> Reservation:
     """Hold the seats for the user, all or none, until the reservation's `expires_at`."""
     session = _open_session(session_id)
-    _check_seats_belong(session, seat_ids)
+    _check_seat_count(seat_ids)
     reservation_id = uuid.uuid4()
+    # Keys exist only for seats a winner validated, so a loser is refused before any more queries.
     taken = locks.acquire_seat_keys(
         session_id=session.id,
         seat_ids=seat_ids,
         owner=reservation_id,
         ttl_seconds=settings.RESERVATION_TTL_SECONDS,
     )
+    if not taken:
+        try:
+            _check_seats_belong(session, seat_ids)
+        except InvalidInput:
+            locks.release_seat_keys(session_id=session.id, seat_ids=seat_ids, owner=reservation_id)
+            raise
     if taken:
         metrics.RESERVATIONS.labels(outcome="conflict").inc()
         metrics.CONFLICTS_BY_GUARD.labels(guard="redis").inc()

@@ -16,6 +16,11 @@ def session_list() -> QuerySet[Session]:
     return Session.objects.select_related("movie", "room__cinema").order_by("starts_at", "id")
 
 
+def session_for_booking(session_id: int) -> Session | None:
+    """Just the session row: what a reservation needs (status, start, price), no joins."""
+    return Session.objects.filter(pk=session_id).first()
+
+
 def overlapping_sessions(
     *, room: Room, starts_at: datetime, ends_at: datetime
 ) -> QuerySet[Session]:

@@ -115,8 +115,9 @@ CACHES = {
     }
 }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
-# Sessions (and so allauth's session tokens) live in PostgreSQL, so logins survive a Redis outage.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions (and so allauth's session tokens) are written to PostgreSQL and read through the Redis
+# cache: every authenticated request skips two queries, and logins survive a Redis outage.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Auth: custom user, allauth headless (app client) ------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -300,8 +301,9 @@ EVENT_CONSUMERS = env.list(
     ],
 )
 EVENT_QUEUE_PREFIX = env.str("EVENT_QUEUE_PREFIX", default="")
-# Failed deliveries are retried after base * 2^(attempt-1) seconds (full jitter), then
-# dead-lettered to <queue>.dlq.
+# Failed deliveries are retried after d/2..d seconds, d = base * 2^(attempt-1) capped at the max
+# (equal jitter: delays grow and spread), then dead-lettered to <queue>.dlq. The relay publishes
+# with EVENTS_BROKER_URL and the worker consumes with CELERY_BROKER_URL: same broker and vhost.
 EVENT_MAX_RETRIES = env.int("EVENT_MAX_RETRIES", default=5)
 EVENT_RETRY_BASE_SECONDS = env.float("EVENT_RETRY_BASE_SECONDS", default=1.0)
 EVENT_RETRY_MAX_SECONDS = env.float("EVENT_RETRY_MAX_SECONDS", default=300.0)

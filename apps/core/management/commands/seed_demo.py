@@ -35,8 +35,21 @@ def next_evening_session() -> datetime:
 class Command(BaseCommand):
     help = "Create demo data: movie 'Filme X', a 19:00 session at 25.00 in a 20-seat room, users."
 
-    @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
+        # Printed after the commit: a closed pipe on stdout must not roll the seed back.
+        with transaction.atomic():
+            movie, room, session = self._seed()
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        self.stdout.write(
+            f"Session {session.id}: {movie.title_pt_br}, {room}, "
+            f"{timezone.localtime(session.starts_at):%Y-%m-%d %H:%M}, {session.price}, "
+            f"{session.seats.count()} seats"
+        )
+        for email, password, is_staff in USERS:
+            role = "staff" if is_staff else "buyer"
+            self.stdout.write(f"  {role:<6} {email}  password: {password}")
+
+    def _seed(self) -> tuple[Movie, Room, Session]:
         user_model = get_user_model()
         for email, password, is_staff in USERS:
             user, created = user_model.objects.get_or_create(
@@ -65,12 +78,4 @@ class Command(BaseCommand):
             movie=movie, room=room, starts_at=next_evening_session(), price=Decimal("25.00")
         )
 
-        self.stdout.write(self.style.SUCCESS("Demo data ready."))
-        self.stdout.write(
-            f"Session {session.id}: {movie.title_pt_br}, {room}, "
-            f"{timezone.localtime(session.starts_at):%Y-%m-%d %H:%M}, {session.price}, "
-            f"{session.seats.count()} seats"
-        )
-        for email, password, is_staff in USERS:
-            role = "staff" if is_staff else "buyer"
-            self.stdout.write(f"  {role:<6} {email}  password: {password}")
+        return movie, room, session
