@@ -166,10 +166,12 @@ def _reserve_in_database(
         )
         # The partial unique index is the last guard: even a bug above cannot double-hold a seat.
         with constraint_errors({ONE_ACTIVE_HOLD_PER_SEAT: lambda: SeatsUnavailable(seat_ids)}):
-            ReservationSeat.objects.bulk_create(
+            held = ReservationSeat.objects.bulk_create(
                 ReservationSeat(reservation=reservation, session_seat=seat, price=session.price)
                 for seat in seats
             )
+        # The caller renders the new reservation from memory instead of reading it back.
+        reservation._prefetched_objects_cache = {"seats": held}
         events.emit(
             events.Event(
                 events.RESERVATION_CREATED,

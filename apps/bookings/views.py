@@ -70,7 +70,7 @@ class ReservationCreateView(APIView):
                 session_id=data.validated_data["session"],
                 seat_ids=data.validated_data["seats"],
             )
-            body = _output(reservation.id, request.user)
+            body = ReservationOutputSerializer(reservation).data
             return Response(
                 body,
                 status=status.HTTP_201_CREATED,

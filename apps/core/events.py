@@ -67,21 +67,35 @@ def envelope(event: OutboxEvent) -> dict[str, Any]:
     }
 
 
-# After a failed kick, requests stop trying for a while: a dead broker costs one slow call per
-# pause per process, not one per request.
+# Under load one kick per interval is enough: a relay run publishes everything pending. A kick
+# that comes too soon after the last one is sent once, delayed to the end of the interval, so
+# the last events of a burst still go out within the interval. After a failed kick, requests
+# stop trying for a while: a dead broker costs one slow call per pause, not one per request.
+KICK_INTERVAL_SECONDS = 0.2
 KICK_PAUSE_SECONDS = 15.0
+_next_kick_at = 0.0
+_deferred_kick_at = 0.0
 _kicks_paused_until = 0.0
 
 
 def kick_relay() -> None:
     """Ask a worker to publish now. Best effort: beat runs the relay every few seconds anyway."""
-    global _kicks_paused_until
+    global _next_kick_at, _deferred_kick_at, _kicks_paused_until
     from .tasks import relay_outbox_task
 
-    if time.monotonic() < _kicks_paused_until:
+    now = time.monotonic()
+    if now < _kicks_paused_until:
         return
+    delay = 0.0
+    if now < _next_kick_at:
+        if _deferred_kick_at >= _next_kick_at:
+            return  # a delayed kick already covers this interval
+        delay = _next_kick_at - now
+        _deferred_kick_at = _next_kick_at
+    else:
+        _next_kick_at = now + KICK_INTERVAL_SECONDS
     try:
-        relay_outbox_task.apply_async(retry=False)
+        relay_outbox_task.apply_async(countdown=delay or None, retry=False)
     except Exception as exc:  # a dead broker must not fail the request that committed
         _kicks_paused_until = time.monotonic() + KICK_PAUSE_SECONDS
         logger.warning("could not kick the outbox relay, beat will run it: %s", exc)
