@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,6 +99,9 @@ def celery_worker(*, queues: str = "cinema.test", **env: str) -> Iterator[subpro
             "--without-heartbeat",
             "--without-gossip",
             "--without-mingle",
+            # A unique node name: two workers (or test runs) on one host must not collide.
+            "--hostname",
+            f"test-{uuid.uuid4().hex[:8]}@%h",
         ],
         cwd=ROOT,
         env=process_env(**env),
