@@ -3,6 +3,8 @@ from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from apps.sessions.admin import SessionInline
+
 from .models import Cinema, Room, Seat
 
 
@@ -42,7 +44,7 @@ class RoomAdmin(admin.ModelAdmin):
     search_fields = ["name", "cinema__name"]
     list_select_related = ["cinema"]
     readonly_fields = ["seat_layout"]
-    inlines = [SeatInline]
+    inlines = [SessionInline, SeatInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(seat_total=Count("seats"))

@@ -8,6 +8,24 @@ from . import services
 from .models import Session
 
 
+class SessionInline(admin.TabularInline):
+    """A room's or a movie's sessions, read-only: sessions are scheduled on their own page."""
+
+    model = Session
+    extra = 0
+    fields = ["movie", "room", "starts_at", "price", "status"]
+    readonly_fields = fields
+    ordering = ["-starts_at"]
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("movie", "room__cinema")
+
+
 class SessionAdminForm(forms.ModelForm):
     class Meta:
         model = Session

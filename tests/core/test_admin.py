@@ -91,3 +91,17 @@ def test_anonymous_is_sent_to_login(client):
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_room_and_movie_pages_list_their_sessions_inline(admin_client):
+    session = make_session()
+
+    for obj in (session.room, session.movie):
+        response = admin_client.get(url(type(obj), "change", obj.pk))
+        assert response.status_code == 200
+        inline = next(
+            formset
+            for formset in response.context["inline_admin_formsets"]
+            if formset.formset.model is type(session)
+        )
+        assert [form.original for form in inline] == [session]
