@@ -165,7 +165,10 @@ def _reserve_in_database(
             total=session.price * len(seats),
         )
         # The partial unique index is the last guard: even a bug above cannot double-hold a seat.
-        with constraint_errors({ONE_ACTIVE_HOLD_PER_SEAT: lambda: SeatsUnavailable(seat_ids)}):
+        # The error leaves the whole transaction, so no savepoint is needed around the insert.
+        with constraint_errors(
+            {ONE_ACTIVE_HOLD_PER_SEAT: lambda: SeatsUnavailable(seat_ids)}, savepoint=False
+        ):
             held = ReservationSeat.objects.bulk_create(
                 ReservationSeat(reservation=reservation, session_seat=seat, price=session.price)
                 for seat in seats

@@ -26,14 +26,17 @@ def constraint_name(error: IntegrityError) -> str | None:
 
 
 @contextmanager
-def constraint_errors(mapping: dict[str, Callable[[], ApplicationError]]) -> Iterator[None]:
+def constraint_errors(
+    mapping: dict[str, Callable[[], ApplicationError]], *, savepoint: bool = True
+) -> Iterator[None]:
     """Turn a violation of a named database constraint into an application error.
 
-    The block runs in a savepoint, so the caller's transaction stays usable. Python checks run
-    first for good messages; this is the race-proof last guard behind them.
+    By default the block runs in a savepoint, so the caller's transaction stays usable; a caller
+    whose whole transaction ends with the error anyway can spare the savepoint's round trips.
+    Python checks run first for good messages; this is the race-proof last guard behind them.
     """
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             yield
     except IntegrityError as exc:
         factory = mapping.get(constraint_name(exc) or "")

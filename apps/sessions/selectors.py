@@ -50,15 +50,11 @@ def seat_map(session: Session) -> list[SeatMapEntry]:
     from apps.bookings.selectors import seat_statuses  # bookings builds on sessions
 
     statuses = seat_statuses(session)
+    # Plain tuples, not model instances: a 1,000-seat map is read on every refresh of every buyer.
+    rows = session_seats(session).values_list("id", "seat__label", "seat__row", "seat__number")
     return [
-        SeatMapEntry(
-            id=seat.id,
-            label=seat.seat.label,
-            row=seat.seat.row,
-            number=seat.seat.number,
-            status=statuses.get(seat.id, "available"),
-        )
-        for seat in session_seats(session)
+        SeatMapEntry(seat_id, label, row, number, statuses.get(seat_id, "available"))
+        for seat_id, label, row, number in rows
     ]
 
 
