@@ -4,6 +4,7 @@ Each integration keeps its settings in one block below. Local defaults point at 
 developer machine (PostgreSQL, Redis and RabbitMQ on 127.0.0.1), so `make run` works unconfigured.
 """
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,6 +23,9 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
+# Request bodies are read into memory: 1 MiB is far above any API payload (nginx's default
+# client_max_body_size is 1m too); a bigger one is refused with a 400 problem (handler400).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 
 INSTALLED_APPS = [
     # modeltranslation must precede the admin so translated fields show side by side.
@@ -246,7 +250,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_BEAT_SCHEDULE = {
     "sweep-expired-reservations": {
         "task": "apps.bookings.tasks.sweep_expired_reservations",
-        "schedule": env.float("SWEEP_INTERVAL_SECONDS", default=5.0),
+        "schedule": env.float("SWEEP_INTERVAL_SECONDS", default=1.0),
     },
     "relay-outbox": {
         "task": "apps.core.tasks.relay_outbox_task",
@@ -269,6 +273,8 @@ DJANGO_STRUCTLOG_CELERY_ENABLED = True
 # A caller's X-Request-ID (e.g. from nginx) is kept so one id follows a request everywhere.
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
 DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = True
+# A 409 in a rush or a 404 is business as usual, not a warning.
+DJANGO_STRUCTLOG_STATUS_4XX_LOG_LEVEL = logging.INFO
 
 # --- Product settings --------------------------------------------------------------------------
 RESERVATION_TTL_SECONDS = env.int("RESERVATION_TTL_SECONDS", default=30)
