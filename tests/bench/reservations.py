@@ -1,214 +1,262 @@
-"""Benchmark of the reservation path through two gunicorn instances (`make bench`).
+"""`make bench`: benchmark of the reservation path on the local stack; writes bench/report.md and
+bench/latency.png and prints the report. It reports figures and never fails on a time.
 
-Reports (1) reservations per second on uncontended seats and (2) how fast the losers of a rush on
-the same seats get their 409. Uses its own database (`cinema_bench`), recreated on each run.
+    .venv/bin/python -m tests.bench.reservations
+
+1. Isolation: its own database (`cinema_bench`, recreated and migrated), Redis DB 12 (flushed),
+   RabbitMQ vhost `cinema_bench` (recreated; event queues prefixed `bench.`).
+2. pgbench runs tests/bench/reserve.sql, the reservation transaction, for the PostgreSQL ceiling.
+3. The stack starts: `make web` on 127.0.0.1:8701 and :8702, one more instance with
+   RESERVATION_TTL_SECONDS=2 on :8703, `make worker`, celery beat, and a private subscriber to
+   the events exchange (tests/bench/events_probe.py). A warm-up fills the seat-map session.
+4. A short run with the expiry probe and the event latency measurement.
+5. Scenarios (a) uncontended reservations, (b) ticket rush, (c) seat-map reads, (d) reserve then
+   pay, each at every level of BENCH_LEVELS for BENCH_SECONDS.
+6. Everything it started is stopped, also on Ctrl-C or an error.
+
+Environment: BENCH_SECONDS (8), BENCH_LEVELS (8,32,64), BENCH_EVENT_SECONDS (6),
+BENCH_EVENT_CLIENTS (16), BENCH_PGBENCH_SECONDS (= BENCH_SECONDS), BENCH_PGBENCH_CLIENTS (8),
+BENCH_RUSH_ROUND (1 s), BENCH_WARMUP_SECONDS (5), BENCH_DB, BENCH_REDIS_URL, BENCH_AMQP_VHOST,
+BENCH_WORKDIR (/tmp/cinema-bench: process logs, event log).
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
+import shutil
+import signal
 import sys
 import threading
 import time
 from pathlib import Path
 
-import requests
+from . import harness
+from .harness import (
+    EVENT_CLIENTS,
+    EVENT_SECONDS,
+    LEVELS,
+    OUT_DIR,
+    PGBENCH_SECONDS,
+    PORTS,
+    PROBE_TTL_SECONDS,
+    SECONDS,
+    TTL_PORT,
+    WORK_DIR,
+    log,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-DB_NAME = os.environ.get("BENCH_DB", "cinema_bench")
-DB_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-PORTS = (8701, 8702)
-CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
-UNCONTENDED_SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
-RUSH_CLIENTS = int(os.environ.get("BENCH_RUSH_CLIENTS", "100"))
-ENV = {
-    **os.environ,
-    "DJANGO_SETTINGS_MODULE": "cinema.settings.base",
-    "DATABASE_URL": DB_URL,
-    "THROTTLE_RESERVATIONS": "1000000/min",
-    "THROTTLE_RESERVATIONS_IP": "1000000/min",
-    "THROTTLE_USER": "1000000/min",
-    "THROTTLE_ANON": "1000000/min",
-    "ACCOUNT_RATE_LIMITS_ENABLED": "false",
-    "LOG_LEVEL": "WARNING",
-}
-PASSWORD = "bench-Passw0rd!"
+WARMUP_SECONDS = float(os.environ.get("BENCH_WARMUP_SECONDS", "5"))
 
 
-def manage(*args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=ENV, check=True, capture_output=True
-    )
-    return result.stdout.decode()
-
-
-def prepare() -> tuple[int, list[int], list[str]]:
-    """Fresh database, one 1,040-seat session, CLIENTS + RUSH_CLIENTS users."""
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {DB_NAME}"],
-        check=True,
-    )
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {DB_NAME}"],
-        check=True,
-    )
-    manage("migrate", "--noinput")
-    users = max(CLIENTS, RUSH_CLIENTS)
-    script = f"""
-from datetime import timedelta
-from decimal import Decimal
-from django.utils import timezone
-from apps.accounts.models import User
-from apps.catalog.models import Movie
-from apps.rooms.layout import grid
-from apps.rooms.models import Cinema
-from apps.rooms.services import room_create
-from apps.sessions.services import session_create
-movie = Movie.objects.create(title_pt_br="Bench", duration_minutes=100)
-room = room_create(cinema=Cinema.objects.create(name="Bench", city="X"), name="Big",
-                   positions=grid(26, 40))
-session = session_create(movie=movie, room=room, starts_at=timezone.now() + timedelta(days=1),
-                         price=Decimal("20.00"))
-for i in range({users}):
-    User.objects.create_user(f"bench{{i}}@example.com", "{PASSWORD}")
-print(session.id, *session.seats.order_by("id").values_list("id", flat=True))
-"""
-    out = manage("shell", "-c", script).strip().splitlines()[-1].split()
-    return int(out[0]), [int(x) for x in out[1:]], [f"bench{i}@example.com" for i in range(users)]
-
-
-def start_servers() -> list[subprocess.Popen]:
-    servers = [
-        subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "cinema.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "3",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=ENV,
-        )
-        for port in PORTS
-    ]
+def start_stack(stack: harness.Stack, events_file: Path) -> None:
+    env = harness.server_env()
+    metrics = WORK_DIR / "metrics"
+    shutil.rmtree(metrics, ignore_errors=True)
+    metrics.mkdir(parents=True)
     for port in PORTS:
-        for _ in range(100):
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
-    return servers
-
-
-def login(port: int, email: str) -> requests.Session:
-    http = requests.Session()
-    response = http.post(
-        f"http://127.0.0.1:{port}/_allauth/app/v1/auth/login",
-        json={"email": email, "password": PASSWORD},
-        timeout=10,
+        stack.make(f"web-{port}", "web", env, BIND=f"127.0.0.1:{port}", METRICS_DIR=str(metrics))
+    stack.make(
+        f"web-{TTL_PORT}-ttl{PROBE_TTL_SECONDS}",
+        "web",
+        harness.server_env(RESERVATION_TTL_SECONDS=str(PROBE_TTL_SECONDS)),
+        BIND=f"127.0.0.1:{TTL_PORT}",
+        METRICS_DIR=str(metrics),
+        WEB_WORKERS="1",
+        WEB_THREADS="4",
     )
-    response.raise_for_status()
-    http.headers["X-Session-Token"] = response.json()["meta"]["session_token"]
-    return http
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def uncontended(session_id: int, seats: list[int], emails: list[str]) -> None:
-    clients = [login(PORTS[i % 2], emails[i]) for i in range(CLIENTS)]
-    # Each client owns its own slice of seats: nobody ever competes.
-    slices = [seats[i::CLIENTS] for i in range(CLIENTS)]
-    latencies: list[float] = []
-    errors: list[int] = []
-    lock = threading.Lock()
-    stop_at = time.monotonic() + UNCONTENDED_SECONDS
-
-    def run(index: int) -> None:
-        port = PORTS[index % 2]
-        for seat in slices[index]:
-            if time.monotonic() >= stop_at:
-                return
-            started = time.perf_counter()
-            response = clients[index].post(
-                f"http://127.0.0.1:{port}/api/v1/reservations",
-                json={"session": session_id, "seats": [seat]},
-                timeout=30,
-            )
-            elapsed = time.perf_counter() - started
-            with lock:
-                (latencies if response.status_code == 201 else errors).append(
-                    elapsed if response.status_code == 201 else response.status_code
-                )
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(CLIENTS)]
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - began
-    print(
-        f"uncontended: {len(latencies)} reservations in {wall:.1f} s by {CLIENTS} clients "
-        f"over 2 instances = {len(latencies) / wall:.0f} reservations/s; latency p50 "
-        f"{percentile(latencies, 50) * 1000:.0f} ms, p95 {percentile(latencies, 95) * 1000:.0f} ms;"
-        f" non-201: {len(errors)}"
+    stack.make("worker", "worker", env, METRICS_DIR=str(metrics))
+    # `make beat` with a schedule file of its own: the Makefile's is shared by every local beat.
+    schedule = WORK_DIR / "celerybeat-schedule"
+    for old in WORK_DIR.glob("celerybeat-schedule*"):
+        old.unlink()
+    beat = [str(BIN / "celery"), "-A", "cinema", "beat", "--loglevel=WARNING"]
+    stack.start("beat", [*beat, f"--schedule={schedule}"], env)
+    probe = stack.start(
+        "probe-events",
+        [
+            sys.executable,
+            "-m",
+            "tests.bench.events_probe",
+            harness.amqp_url(harness.AMQP_VHOST),
+            str(events_file),
+        ],
+        env,
     )
+    for port in (*PORTS, TTL_PORT):
+        harness.wait_http(stack, port)
+    harness.wait_queue(stack, "bench.cinema.expiry-scheduler")
+    deadline = time.monotonic() + 30
+    while "ready" not in probe.log_path.read_text(errors="replace"):
+        stack.check_alive()
+        if time.monotonic() > deadline:
+            raise RuntimeError("the events probe did not bind its queue")
+        time.sleep(0.2)
+    log(f"stack up: web {PORTS} + TTL=2 web {TTL_PORT}, worker, beat, events probe")
 
 
-def rush(session_id: int, seats: list[int], emails: list[str]) -> None:
-    clients = [login(PORTS[i % 2], emails[i]) for i in range(RUSH_CLIENTS)]
-    target = seats[-2:]
-    barrier = threading.Barrier(RUSH_CLIENTS)
-    results: list[tuple[int, float]] = []
-    lock = threading.Lock()
+def _summary(stats) -> str:
+    from .scenarios import UNITS
 
-    def run(index: int) -> None:
-        barrier.wait()
-        started = time.perf_counter()
-        response = clients[index].post(
-            f"http://127.0.0.1:{PORTS[index % 2]}/api/v1/reservations",
-            json={"session": session_id, "seats": target},
-            timeout=30,
+    rate = stats.answered if stats.scenario == "b" else stats.throughput
+    text = (
+        f"({stats.scenario}) {stats.clients:>3} clients: {rate:7.0f} {UNITS[stats.scenario]}, "
+        f"p50 {stats.p50 or 0:6.1f} ms, p95 {stats.p95 or 0:6.1f} ms, "
+        f"p99 {stats.p99 or 0:6.1f} ms, "
+        f"409s {stats.conflicts}, errors {stats.errors}"
+    )
+    if stats.scenario == "b":
+        check = stats.extra["double_sell"]
+        text += (
+            f", 409 p99 {stats.conflict_p99 or 0:.1f} ms, 201s {stats.ok}, double sells "
+            f"{'none' if check['ok'] else check}"
         )
-        with lock:
-            results.append((response.status_code, time.perf_counter() - started))
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(RUSH_CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    losers = [t for status, t in results if status == 409]
-    winners = [status for status, _ in results if status == 201]
-    print(
-        f"rush: {RUSH_CLIENTS} clients on the same 2 seats -> {len(winners)} winner, "
-        f"{len(losers)} x 409; 409 latency p50 {percentile(losers, 50) * 1000:.0f} ms, "
-        f"p95 {percentile(losers, 95) * 1000:.0f} ms, max {max(losers) * 1000:.0f} ms"
-    )
+    return text
 
 
 def main() -> None:
-    session_id, seats, emails = prepare()
-    servers = start_servers()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
+    began = time.time()
+    started = time.strftime("%Y-%m-%d %H:%M %Z")
+    warnings: list[str] = []
+    loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+    log("isolating: RabbitMQ vhost, Redis DB, fresh database")
+    problem = harness.reset_vhost()
+    if problem:
+        warnings.append(problem)
+    harness.flush_redis()
+    harness.recreate_database()
+    harness.configure()
+
+    from . import pgbench, probes, report, scenarios
+
+    fixtures = harness.Fixtures()
+    tokens = fixtures.users(max([*LEVELS, EVENT_CLIENTS, 16]), "client")
+    probe_token = fixtures.users(1, "probe")[0][1]
+    machine = harness.machine()
+    machine["loadavg"] = loadavg
+
+    log(f"pgbench: {PGBENCH_SECONDS:.0f} s of tests/bench/reserve.sql")
+    pg = pgbench.run(fixtures, tokens[0][0], PGBENCH_SECONDS)
+    log(f"pgbench: {pg.tps:.0f} tps, latency average {pg.latency_ms:.2f} ms")
+
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    events_file = WORK_DIR / "events.jsonl"
+    stack = harness.Stack()
+    harness.cpu_monitor = harness.CpuMonitor(stack)
+    levels: dict[str, list] = {key: [] for key in "abcd"}
+    double_sell: dict[str, dict] = {}
+    events_by_level = {}
     try:
-        uncontended(session_id, seats[:-2], emails)
-        rush(session_id, seats, emails)
+        start_stack(stack, events_file)
+
+        read_session = fixtures.session()
+        warmup = scenarios.populate_read_session(
+            tokens, read_session.id, fixtures.seat_ids(read_session), WARMUP_SECONDS
+        )
+
+        # Events and expiry, measured together during a short uncontended run.
+        small = fixtures.session(small=True)
+        probe_seats = fixtures.seat_ids(small)[:8]
+        events_pool = harness.SeatPool(fixtures, "events")
+        events_pool.top_up(int(pg.tps * EVENT_SECONDS * 1.5) + 200)
+        expiry_box: dict = {}
+
+        def expiry() -> None:
+            try:
+                expiry_box["result"] = probes.expiry_probe(small.id, probe_seats, probe_token)
+            except Exception as exc:  # reported, the rest of the run goes on
+                expiry_box["result"] = probes.ExpiryResult(error=repr(exc))
+
+        prober = threading.Thread(target=expiry, daemon=True)
+        prober.start()
+        events_run = scenarios.uncontended(EVENT_CLIENTS, tokens, events_pool, EVENT_SECONDS)
+        prober.join(timeout=60)
+        expiry_result = expiry_box.get("result")
+        log(f"events run: {_summary(events_run)}")
+        log(f"expiry probe: {expiry_result}")
+
+        pool_a = harness.SeatPool(fixtures, "a")
+        pool_d = harness.SeatPool(fixtures, "d")
+        fastest = {"a": pg.tps, "d": pg.tps}
+        for key in "abcd":
+            for level in LEVELS:
+                time.sleep(1)
+                if key == "a":
+                    pool_a.top_up(int(fastest["a"] * SECONDS * 1.5) + 100)
+                    stats = scenarios.uncontended(level, tokens, pool_a, SECONDS)
+                    fastest["a"] = max(fastest["a"], stats.throughput)
+                elif key == "b":
+                    stats = scenarios.rush(level, tokens, fixtures, SECONDS)
+                elif key == "c":
+                    stats = scenarios.seat_map(level, tokens, read_session.id, SECONDS)
+                else:
+                    pool_d.top_up(int(fastest["d"] * SECONDS * 1.5) + 100)
+                    stats = scenarios.reserve_and_pay(level, tokens, pool_d, SECONDS)
+                    fastest["d"] = max(fastest["d"], stats.throughput)
+                levels[key].append(stats)
+                log(_summary(stats))
+        double_sell["a"] = scenarios.double_sells(pool_a.session_ids)
+        double_sell["d"] = scenarios.double_sells([*pool_d.session_ids, read_session.id])
+
+        log("waiting for the outbox relay to publish everything")
+        outbox_pending = probes.wait_outbox_drained()
+        time.sleep(1.5)
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            server.wait()
+        log("stopping the stack")
+        stack.stop()
+        log(f"stack stopped; logs in {harness.LOG_DIR}")
+
+    events = probes.read_events(events_file)
+    events_latency = probes.event_latency(events, events_run.started_at, events_run.ended_at)
+    for key in "abd":
+        for stats in levels[key]:
+            events_by_level[(key, stats.clients)] = probes.event_latency(
+                events, stats.started_at, stats.ended_at
+            )
+    data = report.BenchData(
+        machine=machine,
+        config={
+            "ports": ", ".join(map(str, PORTS)),
+            "ttl_port": str(TTL_PORT),
+            "db": harness.DB_NAME,
+            "redis": harness.REDIS_URL,
+            "vhost": harness.AMQP_VHOST,
+            "seconds": f"{SECONDS:g}",
+            "levels": ", ".join(map(str, LEVELS)),
+            "event_seconds": f"{EVENT_SECONDS:g}",
+            "event_clients": str(EVENT_CLIENTS),
+            "rush_round": f"{scenarios.RUSH_ROUND_SECONDS:g}",
+            "warmup": ", ".join(f"{k}: {v}" for k, v in warmup.items()),
+            "warmup_seconds": f"{WARMUP_SECONDS:g}",
+        },
+        pgbench=pg,
+        levels={key: value for key, value in levels.items() if value},
+        double_sell=double_sell,
+        expiry=expiry_result,
+        events=events_latency,
+        events_cpu=events_run.extra.get("cpu"),
+        events_by_level=events_by_level,
+        outbox_pending=outbox_pending,
+        warnings=warnings,
+        duration_s=time.time() - began,
+        started=started,
+        loadavg_after=" ".join(Path("/proc/loadavg").read_text().split()[:3]),
+    )
+    OUT_DIR.mkdir(exist_ok=True)
+    text = report.render(data)
+    (OUT_DIR / "report.md").write_text(text)
+    report.plot(data, OUT_DIR / "latency.png")
+    print()
+    print(text)
+    log(f"wrote {OUT_DIR / 'report.md'} and {OUT_DIR / 'latency.png'} in {data.duration_s:.0f} s")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        log("interrupted: every process the run started was stopped; no report written")
+        sys.exit(130)

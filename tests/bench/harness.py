@@ -1,0 +1,606 @@
+"""The benchmark's plumbing: configuration, the local stack, fixtures in the database, HTTP
+clients, the closed-loop load driver and the statistics.
+
+Nothing here knows about a particular scenario (see scenarios.py) or about the report
+(report.py). The process that imports this module becomes a Django process pointed at the
+benchmark's own database, Redis DB and RabbitMQ vhost (`configure()`), so that fixtures and the
+double-sell checks can use the ORM directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT_DIR = ROOT / "bench"
+WORK_DIR = Path(os.environ.get("BENCH_WORKDIR", "/tmp/cinema-bench"))
+LOG_DIR = WORK_DIR / "logs"
+
+DB_NAME = os.environ.get("BENCH_DB", "cinema_bench")
+DB_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+AMQP_VHOST = os.environ.get("BENCH_AMQP_VHOST", "cinema_bench")
+SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
+LEVELS = [int(x) for x in os.environ.get("BENCH_LEVELS", "8,32,64").split(",") if x.strip()]
+EVENT_SECONDS = float(os.environ.get("BENCH_EVENT_SECONDS", "6"))
+EVENT_CLIENTS = int(os.environ.get("BENCH_EVENT_CLIENTS", "16"))
+PGBENCH_SECONDS = float(os.environ.get("BENCH_PGBENCH_SECONDS", str(SECONDS)))
+PORTS = (8701, 8702)  # the two app instances every scenario talks to, clients alternating
+TTL_PORT = 8703  # one more instance with a 2 s hold, for the expiry probe
+PROBE_TTL_SECONDS = 2
+ROWS, PER_ROW = 26, 40  # 1,040 seats: the big sessions
+REQUEST_TIMEOUT = 30.0
+
+
+def amqp_url(vhost: str) -> str:
+    return f"amqp://guest:guest@127.0.0.1:5672/{'' if vhost == '/' else vhost}"
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    """The environment of every process of the stack (and of this one)."""
+    env = {k: v for k, v in os.environ.items() if k != "RESERVATION_TTL_SECONDS"}
+    broker = amqp_url(AMQP_VHOST)
+    env.update(
+        DJANGO_SETTINGS_MODULE="cinema.settings.base",
+        DATABASE_URL=DB_URL,
+        REDIS_URL=REDIS_URL,
+        CELERY_BROKER_URL=broker,
+        EVENTS_BROKER_URL=broker,
+        EVENT_QUEUE_PREFIX="bench.",
+        LOG_LEVEL="WARNING",
+        THROTTLE_RESERVATIONS="1000000/min",
+        THROTTLE_RESERVATIONS_IP="1000000/min",
+        THROTTLE_USER="1000000/min",
+        THROTTLE_ANON="1000000/min",
+        ACCOUNT_RATE_LIMITS_ENABLED="false",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S', time.gmtime())}Z] {message}", flush=True)
+
+
+# --- Isolation of the shared local services --------------------------------------------------
+
+
+def reset_vhost() -> str | None:
+    """A private RabbitMQ vhost, emptied on each run: the stack's Celery queue, the events
+    exchange and the consumer queues stay apart from other people's. Returns a warning when it
+    cannot be done (the run then uses the default vhost and the prefixed queues)."""
+    global AMQP_VHOST
+    if AMQP_VHOST == "/":
+        return None
+    commands = [
+        ["rabbitmqctl", "-q", "delete_vhost", AMQP_VHOST],
+        ["rabbitmqctl", "-q", "add_vhost", AMQP_VHOST],
+        ["rabbitmqctl", "-q", "set_permissions", "-p", AMQP_VHOST, "guest", ".*", ".*", ".*"],
+    ]
+    try:
+        for index, command in enumerate(commands):
+            result = subprocess.run(command, capture_output=True, timeout=60)
+            if result.returncode != 0 and index > 0:
+                raise RuntimeError(result.stderr.decode().strip() or result.stdout.decode())
+    except (OSError, RuntimeError, subprocess.TimeoutExpired) as exc:
+        AMQP_VHOST = "/"
+        return f"could not create the RabbitMQ vhost ({exc}); used the default vhost"
+    return None
+
+
+def flush_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def psql(sql: str, db: str = "postgres") -> str:
+    result = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-qAtc", sql],
+        check=True,
+        capture_output=True,
+    )
+    return result.stdout.decode().strip()
+
+
+def recreate_database() -> None:
+    psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    psql(f"CREATE DATABASE {DB_NAME}")
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=server_env(),
+        check=True,
+        capture_output=True,
+    )
+
+
+def configure() -> None:
+    """Make this process a Django process on the benchmark's database."""
+    os.environ.update(server_env())
+    import django
+
+    django.setup()
+
+
+# --- Processes of the stack ----------------------------------------------------------------
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+
+
+class Stack:
+    """Every process the run starts, each in its own process group, all stopped by `stop()`."""
+
+    def __init__(self) -> None:
+        self.procs: list[Proc] = []
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+
+    def start(self, name: str, argv: list[str], env: dict[str, str], **kwargs) -> Proc:
+        log_path = LOG_DIR / f"{name}.log"
+        with open(log_path, "wb") as out:
+            popen = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=env,
+                stdout=kwargs.pop("stdout", out),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **kwargs,
+            )
+        proc = Proc(name, popen, log_path)
+        self.procs.append(proc)
+        return proc
+
+    def make(self, name: str, target: str, env: dict[str, str], **variables: str) -> Proc:
+        argv = ["make", "--no-print-directory", "-s", target]
+        argv += [f"{key}={value}" for key, value in variables.items()]
+        return self.start(name, argv, env)
+
+    def check_alive(self) -> None:
+        for proc in self.procs:
+            if proc.popen.poll() is not None:
+                tail = proc.log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{proc.name} exited ({proc.popen.returncode}):\n{tail}")
+
+    def stop(self, timeout: float = 25.0) -> None:
+        """SIGTERM to each server itself (the child of `make`, so gunicorn and celery shut down
+        gracefully), then SIGKILL to whatever is left of each process group."""
+        processes = proc_table()
+        for proc in self.procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(_server_pid(proc.popen.pid, processes), signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in self.procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.popen.wait(max(0.1, deadline - time.monotonic()))
+        for proc in self.procs:
+            _signal_group(proc.popen, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.popen.wait(5)
+        self.procs.clear()
+
+    def groups(self, *, measuring: bool) -> set[int]:
+        """Process groups of the app stack (measuring=False) or of the measuring side."""
+        return {proc.popen.pid for proc in self.procs if proc.name.startswith("probe") == measuring}
+
+
+def _server_pid(pid: int, processes: dict[int, ProcRow]) -> int:
+    """The server under `make` and the `sh -c` it runs the recipe with: signalling make or the
+    shell would leave gunicorn or celery without their graceful shutdown."""
+    while pid in processes and processes[pid].comm in ("make", "sh", "dash", "bash"):
+        children = [child for child, row in processes.items() if row.ppid == pid]
+        if len(children) != 1:
+            break
+        pid = children[0]
+    return pid
+
+
+def _signal_group(popen: subprocess.Popen, sig: int) -> None:
+    # The group this run created for the process (its id is the process's own pid).
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(popen.pid, sig)
+
+
+@dataclass(frozen=True)
+class ProcRow:
+    comm: str
+    ppid: int
+    pgrp: int
+    ticks: int  # user + system CPU time, in clock ticks
+
+
+def proc_table() -> dict[int, ProcRow]:
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        # fields[0] is the state; ppid, pgrp; utime and stime are fields 14 and 15 of stat.
+        table[int(entry)] = ProcRow(
+            comm, int(fields[1]), int(fields[2]), int(fields[11]) + int(fields[12])
+        )
+    return table
+
+
+def _machine_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    total = sum(values[:8])
+    return total - idle, total
+
+
+SERVICES = ("postgres", "redis-server", "beam.smp", "epmd", "erl_child_setup", "inet_gethost")
+
+
+class CpuMonitor:
+    """Where the CPU went during a run, in cores: the measuring side (this process, its
+    pgbench/psql children and the events probe), the app stack (web, worker, beat), the shared
+    services (PostgreSQL, Redis, RabbitMQ: they serve other users of the machine too) and every
+    other process on the machine, which the benchmark does not control."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.me = os.getpid()
+        self.my_group = os.getpgrp()
+
+    def _category(self, pid: int, row: ProcRow, groups: set[int], probes: set[int]) -> str:
+        if pid == self.me or row.pgrp == self.my_group or row.pgrp in probes:
+            return "client"
+        if row.pgrp in groups:
+            return "app"
+        if row.comm.startswith(SERVICES):
+            return "services"
+        return "other"
+
+    def snapshot(self) -> tuple[float, tuple[int, int], dict[int, tuple[str, int]]]:
+        groups = self.stack.groups(measuring=False)
+        probes = self.stack.groups(measuring=True)
+        rows = {
+            pid: (self._category(pid, row, groups, probes), row.ticks)
+            for pid, row in proc_table().items()
+        }
+        return time.monotonic(), _machine_jiffies(), rows
+
+    @staticmethod
+    def between(before, after) -> dict[str, float]:
+        (t0, (busy0, total0), rows0), (t1, (busy1, total1), rows1) = before, after
+        wall = max(t1 - t0, 1e-6)
+        ticks = os.sysconf("SC_CLK_TCK")
+        cores = {"client": 0.0, "app": 0.0, "services": 0.0, "other": 0.0}
+        for pid, (category, used) in rows1.items():
+            previous = rows0.get(pid)
+            delta = used - previous[1] if previous and previous[1] <= used else used
+            cores[category] += delta / ticks / wall
+        ncpu = os.cpu_count() or 1
+        cores["machine"] = (busy1 - busy0) / max(total1 - total0, 1) * ncpu
+        return cores
+
+
+cpu_monitor: CpuMonitor | None = None
+
+
+def wait_http(stack: Stack, port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack.check_alive()
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the server on port {port} did not answer /health in {timeout:.0f} s")
+
+
+def wait_queue(stack: Stack, queue: str, timeout: float = 90.0) -> None:
+    """Until the worker has declared its consumer queue (events published before are lost to
+    it: the exchange routes them nowhere)."""
+    from kombu import Connection
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack.check_alive()
+        try:
+            with Connection(amqp_url(AMQP_VHOST), connect_timeout=2) as connection:
+                connection.default_channel.queue_declare(queue=queue, passive=True)
+                return
+        except Exception:  # not declared yet (or broker busy): try again
+            time.sleep(0.5)
+    raise RuntimeError(f"the Celery worker did not declare {queue} in {timeout:.0f} s")
+
+
+# --- Fixtures in the database --------------------------------------------------------------
+
+
+class Fixtures:
+    """Users with session tokens, one big room and as many 1,040-seat sessions as needed."""
+
+    def __init__(self) -> None:
+        from apps.catalog.models import Movie
+        from apps.rooms.layout import grid
+        from apps.rooms.models import Cinema
+        from apps.rooms.services import room_create
+
+        cinema = Cinema.objects.create(name="Bench", city="Bench")
+        self.movie = Movie.objects.create(title_pt_br="Bench", duration_minutes=100)
+        self.big_room = room_create(cinema=cinema, name="Big", positions=grid(ROWS, PER_ROW))
+        self.small_room = room_create(cinema=cinema, name="Small", positions=grid(4, 5))
+        self._slot = 0
+
+    def session(self, *, small: bool = False):
+        """A new session a few days ahead (each in its own 3 h slot: rooms never overlap)."""
+        from django.utils import timezone
+
+        from apps.sessions.services import session_create
+
+        self._slot += 1
+        starts_at = timezone.now() + timedelta(days=2, hours=3 * self._slot)
+        return session_create(
+            movie=self.movie,
+            room=self.small_room if small else self.big_room,
+            starts_at=starts_at,
+            price=Decimal("20.00"),
+        )
+
+    @staticmethod
+    def seat_ids(session) -> list[int]:
+        return list(session.seats.order_by("id").values_list("id", flat=True))
+
+    @staticmethod
+    def users(count: int, prefix: str) -> list[tuple[int, str]]:
+        """`count` users and a session token for each, written directly (no password hashing,
+        no signup round trips): the token is a Django session key, as allauth's app client uses."""
+        from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+        from django.contrib.auth.hashers import make_password
+        from django.contrib.sessions.backends.db import SessionStore
+
+        from apps.accounts.models import User
+
+        password = make_password(None)
+        users = User.objects.bulk_create(
+            User(email=f"{prefix}{i}@bench.example", password=password) for i in range(count)
+        )
+        tokens = []
+        for user in users:
+            store = SessionStore()
+            store[SESSION_KEY] = str(user.pk)
+            store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+            store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+            store.create()
+            tokens.append((user.pk, store.session_key))
+        return tokens
+
+
+class SeatPool:
+    """Seats nobody has asked for yet, handed out once each (thread-safe), session by session and
+    in random order within a session, like a sale filling a room."""
+
+    def __init__(self, fixtures: Fixtures, name: str) -> None:
+        self.fixtures = fixtures
+        self.name = name
+        self.session_ids: list[int] = []
+        self._items: list[tuple[int, int]] = []
+        self._lock = threading.Lock()
+        self.exhausted = False
+
+    def top_up(self, at_least: int) -> None:
+        """Called between runs (never while clients run): enough seats for `at_least` more."""
+        while len(self._items) < at_least:
+            session = self.fixtures.session()
+            seats = self.fixtures.seat_ids(session)
+            random.shuffle(seats)
+            self.session_ids.append(session.id)
+            # Consumed from the end: new sessions go first in the list.
+            self._items = [(session.id, seat) for seat in seats] + self._items
+        self.exhausted = False
+
+    def take(self) -> tuple[int, int] | None:
+        with self._lock:
+            if not self._items:
+                self.exhausted = True
+                return None
+            return self._items.pop()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+# --- HTTP clients and the load driver ------------------------------------------------------
+
+
+class Client:
+    """One simulated user: its own keep-alive connection to one app instance."""
+
+    def __init__(self, port: int, token: str | None = None) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.http = requests.Session()
+        self.http.headers["Accept-Language"] = "en"
+        if token:
+            self.http.headers["X-Session-Token"] = token
+
+    def call(self, method: str, path: str, json: dict | None = None) -> tuple[int, bytes, float]:
+        """(status, body, seconds); status 0 when the request failed without an answer."""
+        started = time.perf_counter()
+        try:
+            response = self.http.request(
+                method, self.base + path, json=json, timeout=REQUEST_TIMEOUT
+            )
+            status, body = response.status_code, response.content
+        except requests.RequestException as exc:
+            status, body = 0, str(exc).encode()
+        return status, body, time.perf_counter() - started
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@dataclass
+class Recorder:
+    """One client thread's samples: (kind, started at [s since the run began], seconds, status)."""
+
+    origin: float
+    samples: list[tuple[str, float, float, int]] = field(default_factory=list)
+    notes: Counter = field(default_factory=Counter)
+
+    def add(self, kind: str, started: float, seconds: float, status: int) -> None:
+        self.samples.append((kind, started - self.origin, seconds, status))
+
+
+@dataclass
+class RunResult:
+    clients: int
+    wall: float
+    started_at: float  # time.time() at the start, for matching events to runs
+    ended_at: float
+    samples: list[tuple[str, float, float, int]]
+    notes: Counter
+    cpu: dict[str, float] | None = None
+
+    def of(self, kind: str) -> list[tuple[float, float, int]]:
+        return [(t, s, status) for k, t, s, status in self.samples if k == kind]
+
+
+Operation = Callable[[int, Client, Recorder], bool]
+
+
+def run_closed_loop(clients: list[Client], seconds: float, operation: Operation) -> RunResult:
+    """Each client thread repeats `operation(index, client, recorder)` back to back until the
+    time is up (or the operation returns False); operations started before the deadline finish
+    and count. The wall time runs from the common start to the last thread's end."""
+    recorders: list[Recorder] = []
+    barrier = threading.Barrier(len(clients) + 1)
+    deadline_box: list[float] = []
+
+    def loop(index: int, client: Client) -> None:
+        barrier.wait()
+        recorder = Recorder(origin=started)
+        recorders.append(recorder)
+        deadline = deadline_box[0]
+        while time.perf_counter() < deadline:
+            if not operation(index, client, recorder):
+                break
+
+    threads = [
+        threading.Thread(target=loop, args=(i, c), daemon=True) for i, c in enumerate(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    cpu_before = cpu_monitor.snapshot() if cpu_monitor else None
+    started = time.perf_counter()
+    started_at = time.time()
+    deadline_box.append(started + seconds)
+    barrier.wait()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    cpu = CpuMonitor.between(cpu_before, cpu_monitor.snapshot()) if cpu_before else None
+    samples = [sample for recorder in recorders for sample in recorder.samples]
+    notes = sum((recorder.notes for recorder in recorders), Counter())
+    return RunResult(len(clients), wall, started_at, time.time(), samples, notes, cpu)
+
+
+def make_clients(tokens: Iterable[tuple[int, str]], count: int) -> list[Client]:
+    tokens = list(tokens)
+    return [Client(PORTS[i % len(PORTS)], tokens[i % len(tokens)][1]) for i in range(count)]
+
+
+# --- Statistics ----------------------------------------------------------------------------
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * p / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def parse_time(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+# --- Machine ---------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    import platform
+    from importlib.metadata import version
+
+    from django.db import connection
+
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+    meminfo = Path("/proc/meminfo").read_text()
+    mem_kb = int(re.search(r"^MemTotal:\s*(\d+)", meminfo, re.M).group(1))
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg_version = cursor.fetchone()[0]
+    try:
+        import redis
+
+        redis_version = redis.Redis.from_url(REDIS_URL).info("server")["redis_version"]
+    except Exception:
+        redis_version = "?"
+    try:
+        from kombu import Connection
+
+        with Connection(amqp_url(AMQP_VHOST), connect_timeout=3) as conn:
+            conn.connect()
+            props = conn.connection.server_properties
+            rabbit = props.get("version", "?")
+            rabbit = rabbit.decode() if isinstance(rabbit, bytes) else str(rabbit)
+    except Exception:
+        rabbit = "?"
+    makefile = (ROOT / "Makefile").read_text()
+
+    def make_default(name: str) -> str:
+        found = re.search(rf"^{name}\s*\?=\s*(\S+)", makefile, re.M)
+        return found.group(1) if found else "?"
+
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model.group(1).strip() if model else "?",
+        "ram": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "kernel": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "postgresql": pg_version,
+        "redis": redis_version,
+        "rabbitmq": rabbit,
+        "django": version("django"),
+        "gunicorn": version("gunicorn"),
+        "celery": version("celery"),
+        "web_workers": make_default("WEB_WORKERS"),
+        "web_threads": make_default("WEB_THREADS"),
+        "worker_concurrency": make_default("WORKER_CONCURRENCY"),
+    }

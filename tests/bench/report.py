@@ -1,0 +1,432 @@
+"""bench/report.md (tables, pgbench ceiling, probes, machine, targets) and bench/latency.png."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .pgbench import PgbenchResult
+from .probes import EventLatency, ExpiryResult
+from .scenarios import TITLES, UNITS, LevelStats
+
+
+@dataclass
+class BenchData:
+    machine: dict[str, str]
+    config: dict[str, str]
+    pgbench: PgbenchResult | None
+    levels: dict[str, list[LevelStats]]
+    double_sell: dict[str, dict]  # scenario -> check over all its sessions
+    expiry: ExpiryResult | None
+    events: EventLatency | None  # the dedicated short run
+    events_by_level: dict[tuple[str, int], EventLatency]
+    outbox_pending: int | None
+    warnings: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+    started: str = ""
+    loadavg_after: str = ""
+    events_cpu: dict | None = None
+
+
+CPU_COLUMNS = ("machine", "client", "app", "services", "other")
+
+
+def _f(value: float | None, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def _level(data: BenchData, scenario: str, clients: int) -> LevelStats | None:
+    return next((s for s in data.levels.get(scenario, []) if s.clients == clients), None)
+
+
+def _table(header: list[str], rows: list[list[str]], align: str = "---:") -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _check(check: dict | None) -> str:
+    if not check:
+        return "n/a"
+    if check["ok"]:
+        return "0 (ok)"
+    parts = [f"{key} {check[key]}" for key in ("overlapping", "active", "tickets", "phantom")]
+    return "FAILED: " + ", ".join(p for p in parts if not p.endswith(" 0"))
+
+
+def scenario_tables(data: BenchData) -> list[str]:
+    lines: list[str] = []
+    for key in ("a", "b", "c", "d"):
+        stats = data.levels.get(key)
+        if not stats:
+            continue
+        lines += ["", f"### {TITLES[key]}", ""]
+        header = ["clients", UNITS[key], "p50 ms", "p95 ms", "p99 ms", "409s", "errors"]
+        if key == "b":
+            header += ["201s", "409 p50 ms", "409 p99 ms", "double sells"]
+        if key == "d":
+            header += ["reserve p99 ms", "pay p99 ms"]
+        rows = []
+        for s in stats:
+            rate = s.answered if key == "b" else s.throughput
+            row = [
+                str(s.clients),
+                _f(rate, 0),
+                _f(s.p50),
+                _f(s.p95),
+                _f(s.p99),
+                str(s.conflicts),
+                str(s.errors),
+            ]
+            if key == "b":
+                row += [
+                    str(s.ok),
+                    _f(s.conflict_p50),
+                    _f(s.conflict_p99),
+                    _check(s.extra.get("double_sell")),
+                ]
+            if key == "d":
+                steps = s.extra.get("steps", {})
+                row += [
+                    _f(steps.get("reserve", {}).get("p99")),
+                    _f(steps.get("pay", {}).get("p99")),
+                ]
+            rows.append(row)
+        lines += _table(header, rows)
+        notes = []
+        for s in stats:
+            other = {k: v for k, v in s.statuses.items() if k not in (200, 201, 409)}
+            if other:
+                notes.append(f"{s.clients} clients: other statuses {other}")
+            if s.extra.get("notes"):
+                notes.append(f"{s.clients} clients: {s.extra['notes']}")
+        if key == "b":
+            rounds = ", ".join(f"{s.clients}: {s.extra.get('rounds')}" for s in stats)
+            notes.append(
+                f"Rounds of {data.config.get('rush_round')} s, each on 4 new seats of a fresh "
+                f"1,040-seat session per level (rounds per level: {rounds}); each request asks "
+                "for 1 or 2 of the 4 seats; requests/s counts every answer (201 and 409)."
+            )
+        if key in data.double_sell:
+            notes.append(
+                f"Double-sell check over all sessions of this scenario: "
+                f"{_check(data.double_sell[key])} "
+                f"({data.double_sell[key]['reservation_seats']} reserved seats checked)."
+            )
+        if key == "d":
+            notes.append(
+                "Latency of a flow = reservation + payment; flows/s counts flows whose payment "
+                "answered 201."
+            )
+        if notes:
+            lines += [""] + [f"- {note}" for note in notes]
+    return lines
+
+
+def targets(data: BenchData) -> list[tuple[str, str, str]]:
+    """(target, measured, verdict)."""
+    out = []
+
+    def verdict(ok: bool | None) -> str:
+        return "n/a" if ok is None else ("**met**" if ok else "**not met**")
+
+    a32 = _level(data, "a", 32)
+    if a32 and data.pgbench:
+        ratio = a32.throughput / data.pgbench.tps
+        ok = ratio >= 0.25 and a32.p99 is not None and a32.p99 < 100
+        measured = (
+            f"{a32.throughput:.0f}/s = {ratio:.2f} x pgbench ({data.pgbench.tps:.0f} tps), "
+            f"p99 {_f(a32.p99)} ms"
+        )
+    else:
+        ok, measured = None, "level 32 not run"
+    out.append(("(a) ≥ 0.25 x pgbench tps and p99 < 100 ms at 32 clients", measured, verdict(ok)))
+
+    b64 = _level(data, "b", 64)
+    b_checks = [s.extra.get("double_sell", {}).get("ok", False) for s in data.levels.get("b", [])]
+    all_checks = b_checks + [c["ok"] for c in data.double_sell.values()]
+    double_ok = bool(all_checks) and all(all_checks)
+    if b64:
+        ok = (
+            b64.conflict_p99 is not None
+            and b64.conflict_p99 < 20
+            and b64.p99 is not None
+            and b64.p99 < 100
+            and double_ok
+        )
+        measured = (
+            f"409 p99 {_f(b64.conflict_p99)} ms, overall p99 {_f(b64.p99)} ms; double sells: "
+            f"{'none' if double_ok else 'FOUND'} (all scenarios)"
+        )
+    else:
+        ok, measured = None, "level 64 not run"
+    out.append(
+        (
+            "(b) 409 p99 < 20 ms and overall p99 < 100 ms at 64 clients, zero double sells",
+            measured,
+            verdict(ok),
+        )
+    )
+
+    c32 = _level(data, "c", 32)
+    if c32:
+        ok = c32.throughput >= 1500 and c32.p99 is not None and c32.p99 < 50
+        measured = f"{c32.throughput:.0f}/s, p99 {_f(c32.p99)} ms"
+    else:
+        ok, measured = None, "level 32 not run"
+    out.append(("(c) ≥ 1500 reads/s with p99 < 50 ms at 32 clients", measured, verdict(ok)))
+
+    e = data.expiry
+    if e and not e.error:
+        exact = (
+            e.held_after_deadline == 0
+            and e.free_before_deadline == 0
+            and len(e.free_after_ms) == e.made
+        )
+        out.append(
+            (
+                "Holds free for reads at the deadline, exactly",
+                f"{e.made} holds: first 'available' answer {_f(min(e.free_after_ms, default=None))}"
+                f"-{_f(max(e.free_after_ms, default=None))} ms after the deadline (poll every "
+                f"{_f(e.poll_interval_ms)} ms); 'held' after the deadline: "
+                f"{e.held_after_deadline}; 'available' before it: {e.free_before_deadline}",
+                verdict(exact),
+            )
+        )
+        swept = e.not_swept == 0 and bool(e.swept_after_ms) and max(e.swept_after_ms) <= 2000
+        out.append(
+            (
+                "Holds swept (status expired) within 2 s of the deadline",
+                f"closed_at - expires_at: p50 {_f(_median(e.swept_after_ms))} ms, max "
+                f"{_f(max(e.swept_after_ms, default=None))} ms; not expired: {e.not_swept}",
+                verdict(swept),
+            )
+        )
+    else:
+        reason = e.error if e else "not run"
+        out.append(("Holds free for reads at the deadline, exactly", reason, verdict(None)))
+        out.append(("Holds swept within 2 s of the deadline", reason, verdict(None)))
+
+    ev = data.events
+    if ev and ev.received:
+        ok = ev.p99_ms is not None and ev.p99_ms < 1000
+        out.append(
+            (
+                "Events on the broker within 1 s of commit (p99)",
+                f"reservation.created p50 {_f(ev.p50_ms)} ms, p99 {_f(ev.p99_ms)} ms "
+                f"({ev.received}/{ev.expected} received)",
+                verdict(ok),
+            )
+        )
+    else:
+        out.append(("Events on the broker within 1 s of commit (p99)", "no events", verdict(None)))
+    return out
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def render(data: BenchData) -> str:
+    m, c = data.machine, data.config
+    lines = [
+        "# Reservation path benchmark",
+        "",
+        f"Generated by `make bench` (tests/bench/reservations.py) on {data.started}, "
+        f"{data.duration_s / 60:.1f} min. Figures from one run on one machine: compare runs on "
+        "the same machine, never across machines. Latencies are measured by the client, "
+        "request sent to body read.",
+        "",
+        "## Setup",
+        "",
+        f"- Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram']} RAM, {m['kernel']}; "
+        f"load average before the run {m.get('loadavg', '?')}. Everything runs on it: "
+        "PostgreSQL, Redis, RabbitMQ, the app, the worker and the load generator.",
+        f"- Versions: Python {m['python']}, PostgreSQL {m['postgresql']}, Redis {m['redis']}, "
+        f"RabbitMQ {m['rabbitmq']}, Django {m['django']}, gunicorn {m['gunicorn']}, "
+        f"Celery {m['celery']}.",
+        f"- Stack: 2 x `make web` (gunicorn gthread, {m['web_workers']} workers x "
+        f"{m['web_threads']} threads each, ports {c['ports']}), one more instance with "
+        f"RESERVATION_TTL_SECONDS=2 for the expiry probe (port {c['ttl_port']}), `make worker` "
+        f"(concurrency {m['worker_concurrency']}) and celery beat, all running through every "
+        "scenario; throttles at 1,000,000/min, allauth rate limits off, LOG_LEVEL=WARNING.",
+        f"- Isolation: database `{c['db']}` (recreated), Redis `{c['redis']}` (flushed), "
+        f"RabbitMQ vhost `{c['vhost']}` (recreated), event queues prefixed `bench.`.",
+        f"- Load: closed loop, one thread per client with its own keep-alive connection, "
+        f"clients alternating between the two instances; {c['seconds']} s per level, levels "
+        f"{c['levels']}; one user (session token) per client. Warm-up: {c['warmup_seconds']} s "
+        f"of reservations and payments on the seat-map session ({c['warmup']}).",
+        "",
+        "## Results",
+    ]
+    lines += scenario_tables(data)
+
+    lines += ["", "### PostgreSQL ceiling (pgbench)", ""]
+    pg = data.pgbench
+    if pg:
+        a32 = _level(data, "a", 32)
+        ratio = f"{a32.throughput / pg.tps:.2f}" if a32 else "- (level 32 not run)"
+        lines += [
+            f"- `{pg.command}`: **{pg.tps:.0f} tps**, latency average {pg.latency_ms:.2f} ms, "
+            f"{pg.transactions} transactions, {pg.failed} failed. Run before the app stack "
+            "started (nothing else of the benchmark running).",
+            "- tests/bench/reserve.sql is the reservation transaction statement for statement "
+            "(lock timeout, seat row FOR UPDATE, active holds, reservation, reserved seat, "
+            "outbox event), one fresh seat per transaction.",
+            f"- Ratio (a) at 32 clients / pgbench: **{ratio}**.",
+        ]
+    else:
+        lines += ["- not run"]
+
+    lines += ["", "### Hold expiry", ""]
+    e = data.expiry
+    if e and not e.error:
+        lines += [
+            f"- {e.made} holds of 2 s (one seat each, 0.25 s apart) made through the "
+            f"TTL=2 instance; the seat map polled back to back ({e.polls} polls, one every "
+            f"{_f(e.poll_interval_ms)} ms) through the two normal instances.",
+            f"- Seat shown available, after the deadline: min {_f(min(e.free_after_ms))} ms, "
+            f"median {_f(_median(e.free_after_ms))} ms, max {_f(max(e.free_after_ms))} ms "
+            "(upper bounds: the answer's arrival; they include the polling gap). Answers "
+            f"'held' to a request sent after the deadline: {e.held_after_deadline}; "
+            f"'available' before the deadline: {e.free_before_deadline}.",
+            f"- Status `expired` in the database (closed_at - expires_at, ETA task or "
+            f"sweeper): median {_f(_median(e.swept_after_ms))} ms, max "
+            f"{_f(max(e.swept_after_ms, default=None))} ms; still pending after 20 s: "
+            f"{e.not_swept}.",
+        ]
+    else:
+        lines += [f"- not measured: {e.error if e else 'not run'}"]
+
+    lines += ["", "### Events (outbox → RabbitMQ)", ""]
+    ev = data.events
+    if ev:
+        lines += [
+            f"- A private queue bound to `cinema.events` (`reservation.created`) during a "
+            f"{c['event_seconds']} s run of {c['event_clients']} clients reserving uncontended "
+            "seats (with the expiry probe): occurred_at in the envelope → arrival, "
+            f"p50 {_f(ev.p50_ms)} ms, p95 {_f(ev.p95_ms)} ms, p99 {_f(ev.p99_ms)} ms, "
+            f"max {_f(ev.max_ms)} ms; {ev.received} received of {ev.expected} in the outbox.",
+        ]
+    rows = []
+    for (scenario, clients), lat in sorted(data.events_by_level.items()):
+        rows.append(
+            [
+                f"({scenario}) {clients}",
+                f"{lat.received}/{lat.expected}",
+                _f(lat.p50_ms),
+                _f(lat.p99_ms),
+                _f(lat.max_ms),
+            ]
+        )
+    if rows:
+        lines += ["- The same, for the reservations of each scenario level (under that load):", ""]
+        lines += _table(
+            ["scenario, clients", "received/outbox", "p50 ms", "p99 ms", "max ms"], rows
+        )
+    if data.outbox_pending is not None:
+        lines += ["", f"- Outbox rows still unpublished at the end: {data.outbox_pending}."]
+
+    lines += ["", "### CPU use during each run (cores, of " + data.machine["nproc"] + ")", ""]
+    rows = []
+    for key in ("a", "b", "c", "d"):
+        for s in data.levels.get(key, []):
+            cpu = s.extra.get("cpu")
+            if cpu:
+                rate = s.answered if key == "b" else s.throughput
+                per_op = cpu["app"] * 1000 / rate if rate else None
+                rows.append(
+                    [f"({key}) {s.clients}", *(_f(cpu[k], 2) for k in CPU_COLUMNS), _f(per_op)]
+                )
+    if data.events_cpu:
+        rows.append(["events run", *(_f(data.events_cpu[k], 2) for k in CPU_COLUMNS), "n/a"])
+    lines += _table(["run", *CPU_COLUMNS, "app CPU ms per op"], rows)
+    lines += [
+        "",
+        "- machine: all CPUs busy (from /proc/stat); client: the load generator and the events "
+        "probe; app: the gunicorn instances, the Celery worker and beat; services: "
+        "PostgreSQL, Redis, RabbitMQ (shared with other users of the machine); other: every "
+        "other process, which the benchmark does not control. From /proc, approximate. App "
+        "CPU per op = app cores / throughput (the op of the scenario's throughput column).",
+        f"- Load average before the run {data.machine.get('loadavg', '?')}, after it "
+        f"{data.loadavg_after}.",
+    ]
+
+    lines += ["", "## Targets", ""]
+    lines += _table(["target", "measured", "verdict"], [list(t) for t in targets(data)], "---")
+    warnings = list(data.warnings)
+    foreign = [
+        s.extra["cpu"]["other"]
+        for stats in data.levels.values()
+        for s in stats
+        if s.extra.get("cpu")
+    ]
+    if foreign and max(foreign) > 0.25:
+        warnings.append(
+            f"Other processes on the machine used {min(foreign):.2f}-{max(foreign):.2f} cores "
+            f"of {data.machine['nproc']} during the runs (see CPU use): the machine was shared, "
+            "so throughput is lower and latency higher than the same code would show alone."
+        )
+    if warnings:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in warnings]
+    lines += ["", "![latency by concurrency](latency.png)", ""]
+    return "\n".join(lines)
+
+
+def plot(data: BenchData, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(2, 2, figsize=(11, 8), constrained_layout=True)
+    limits = {"a": [(100, "p99 target")], "b": [(100, "p99 target"), (20, "409 p99 target")]}
+    limits["c"] = [(50, "p99 target")]
+    for axis, key in zip(axes.flat, ("a", "b", "c", "d"), strict=True):
+        stats = data.levels.get(key, [])
+        axis.set_title(TITLES[key], fontsize=10)
+        if not stats:
+            axis.set_visible(False)
+            continue
+        x = [s.clients for s in stats]
+        for attr, style, label in (
+            ("p99", "-o", "p99"),
+            ("p95", ":^", "p95"),
+            ("p50", "--s", "p50"),
+        ):
+            axis.plot(x, [getattr(s, attr) or math.nan for s in stats], style, label=label)
+        if key == "b":
+            axis.plot(x, [s.conflict_p99 or math.nan for s in stats], "-x", label="409 p99")
+        for value, label in limits.get(key, []):
+            axis.axhline(value, color="grey", linewidth=0.8, linestyle="-.")
+            axis.annotate(label, (x[0], value), fontsize=7, color="grey", va="bottom")
+        for s in stats:
+            rate = s.answered if key == "b" else s.throughput
+            axis.annotate(
+                f"{rate:.0f}/s",
+                (s.clients, s.p99 or 0),
+                textcoords="offset points",
+                xytext=(4, 6),
+                fontsize=7,
+            )
+        axis.set_xscale("log", base=2)
+        axis.set_xticks(x, [str(v) for v in x])
+        axis.set_yscale("log")
+        axis.set_xlabel("concurrent clients")
+        axis.set_ylabel("latency (ms)" + (", per flow" if key == "d" else ""))
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.suptitle(
+        f"Latency by concurrency ({data.machine['nproc']} CPUs, {data.config['seconds']} s per "
+        "level; labels: throughput)",
+        fontsize=11,
+    )
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

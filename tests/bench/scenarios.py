@@ -1,0 +1,323 @@
+"""The four load scenarios, each run at every concurrency level, and the double-sell check.
+
+(a) uncontended: every client reserves a seat nobody else asks for (one seat per request);
+(b) rush: every client hammers the same 4 seats of a fresh session (1 or 2 of them per
+    request); the 4 seats move on every BENCH_RUSH_ROUND seconds, so each round starts a new race;
+(c) seat map: GET /api/v1/sessions/{id}/seats of a 1,040-seat session with held and sold seats;
+(d) reserve then pay: POST a reservation, then POST its payment with `tok_visa` (one flow).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+
+from . import harness
+from .harness import Client, Recorder, RunResult, SeatPool, log, percentile
+
+RUSH_SEATS = 4
+RUSH_ROUND_SECONDS = float(os.environ.get("BENCH_RUSH_ROUND", "1"))
+
+TITLES = {
+    "a": "(a) Uncontended reservations",
+    "b": "(b) Ticket rush (4 seats, all clients)",
+    "c": "(c) Seat map reads (1,040 seats)",
+    "d": "(d) Reserve then pay",
+}
+UNITS = {"a": "reservations/s", "b": "requests/s", "c": "reads/s", "d": "flows/s"}
+
+
+@dataclass
+class LevelStats:
+    scenario: str
+    clients: int
+    wall: float
+    throughput: float  # successful operations (201/200, or whole flows) per second
+    answered: float  # every answer (or flow) per second, whatever its status
+    ok: int
+    p50: float | None  # ms, over every answered request (or flow) of the level
+    p95: float | None
+    p99: float | None
+    conflicts: int  # 409s
+    conflict_p50: float | None
+    conflict_p99: float | None
+    errors: int  # anything else but the expected statuses (timeouts and resets included)
+    statuses: dict[int, int]
+    started_at: float
+    ended_at: float
+    extra: dict = field(default_factory=dict)
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else value * 1000
+
+
+def summarize(
+    scenario: str, run: RunResult, kind: str, ok_statuses: set[int], **extra
+) -> LevelStats:
+    samples = run.of(kind)
+    latencies = [seconds for _, seconds, _ in samples]
+    conflicts = [seconds for _, seconds, status in samples if status == 409]
+    statuses: dict[int, int] = {}
+    for _, _, status in samples:
+        statuses[status] = statuses.get(status, 0) + 1
+    ok = sum(count for status, count in statuses.items() if status in ok_statuses)
+    errors = sum(count for status, count in statuses.items() if status not in ok_statuses | {409})
+    return LevelStats(
+        scenario=scenario,
+        clients=run.clients,
+        wall=run.wall,
+        throughput=ok / run.wall if run.wall else math.nan,
+        answered=len(samples) / run.wall if run.wall else math.nan,
+        ok=ok,
+        p50=_ms(percentile(latencies, 50)),
+        p95=_ms(percentile(latencies, 95)),
+        p99=_ms(percentile(latencies, 99)),
+        conflicts=len(conflicts),
+        conflict_p50=_ms(percentile(conflicts, 50)),
+        conflict_p99=_ms(percentile(conflicts, 99)),
+        errors=errors,
+        statuses=dict(sorted(statuses.items())),
+        started_at=run.started_at,
+        ended_at=run.ended_at,
+        extra={**extra, "cpu": run.cpu, **({"notes": dict(run.notes)} if run.notes else {})},
+    )
+
+
+def _clients(tokens, level: int) -> list[Client]:
+    return harness.make_clients(tokens, level)
+
+
+def _close(clients: list[Client]) -> None:
+    for client in clients:
+        client.close()
+
+
+def _reserve(client: Client, recorder: Recorder, kind: str, session_id: int, seats: list[int]):
+    started = time.perf_counter()
+    status, body, seconds = client.call(
+        "POST", "/api/v1/reservations", {"session": session_id, "seats": seats}
+    )
+    recorder.add(kind, started, seconds, status)
+    return started, status, body, seconds
+
+
+def uncontended(level: int, tokens, pool: SeatPool, seconds: float) -> LevelStats:
+    def operation(index: int, client: Client, recorder: Recorder) -> bool:
+        item = pool.take()
+        if item is None:
+            recorder.notes["seat pool ran out"] += 1
+            return False
+        _reserve(client, recorder, "reserve", item[0], [item[1]])
+        return True
+
+    clients = _clients(tokens, level)
+    try:
+        run = harness.run_closed_loop(clients, seconds, operation)
+    finally:
+        _close(clients)
+    return summarize("a", run, "reserve", {201})
+
+
+def rush(level: int, tokens, fixtures: harness.Fixtures, seconds: float) -> LevelStats:
+    session = fixtures.session()
+    seats = fixtures.seat_ids(session)
+    rounds = len(seats) // RUSH_SEATS
+    won: list[tuple[str, list[int]]] = []
+
+    def operation(index: int, client: Client, recorder: Recorder) -> bool:
+        current = int((time.perf_counter() - recorder.origin) / RUSH_ROUND_SECONDS) % rounds
+        group = seats[current * RUSH_SEATS : (current + 1) * RUSH_SEATS]
+        wanted = sorted(random.sample(group, random.choice((1, 2))))
+        _, status, body, _ = _reserve(client, recorder, "reserve", session.id, wanted)
+        if status == 201:
+            won.append((json.loads(body)["id"], wanted))
+        return True
+
+    clients = _clients(tokens, level)
+    try:
+        run = harness.run_closed_loop(clients, seconds, operation)
+    finally:
+        _close(clients)
+    check = double_sells([session.id], answered_ids=[rid for rid, _ in won])
+    rounds_run = math.ceil(run.wall / RUSH_ROUND_SECONDS)
+    return summarize(
+        "b",
+        run,
+        "reserve",
+        {201},
+        double_sell=check,
+        winners=len(won),
+        rounds=rounds_run,
+        session_id=session.id,
+    )
+
+
+def seat_map(level: int, tokens, session_id: int, seconds: float) -> LevelStats:
+    path = f"/api/v1/sessions/{session_id}/seats"
+
+    def operation(index: int, client: Client, recorder: Recorder) -> bool:
+        started = time.perf_counter()
+        status, _body, elapsed = client.call("GET", path)
+        recorder.add("read", started, elapsed, status)
+        return True
+
+    clients = _clients(tokens, level)
+    try:
+        run = harness.run_closed_loop(clients, seconds, operation)
+    finally:
+        _close(clients)
+    return summarize("c", run, "read", {200})
+
+
+def reserve_and_pay(level: int, tokens, pool: SeatPool, seconds: float) -> LevelStats:
+    def operation(index: int, client: Client, recorder: Recorder) -> bool:
+        item = pool.take()
+        if item is None:
+            recorder.notes["seat pool ran out"] += 1
+            return False
+        started, status, body, reserve_seconds = _reserve(
+            client, recorder, "reserve", item[0], [item[1]]
+        )
+        if status != 201:
+            recorder.add("flow", started, reserve_seconds, status)
+            return True
+        reservation_id = json.loads(body)["id"]
+        pay_started = time.perf_counter()
+        status, _body, pay_seconds = client.call(
+            "POST", f"/api/v1/reservations/{reservation_id}/payment", {"token": "tok_visa"}
+        )
+        recorder.add("pay", pay_started, pay_seconds, status)
+        recorder.add("flow", started, reserve_seconds + pay_seconds, status)
+        return True
+
+    clients = _clients(tokens, level)
+    try:
+        run = harness.run_closed_loop(clients, seconds, operation)
+    finally:
+        _close(clients)
+    steps = {}
+    for kind in ("reserve", "pay"):
+        latencies = [s for _, s, _ in run.of(kind)]
+        steps[kind] = {
+            "p50": _ms(percentile(latencies, 50)),
+            "p99": _ms(percentile(latencies, 99)),
+        }
+    return summarize("d", run, "flow", {201}, steps=steps)
+
+
+def populate_read_session(tokens, session_id: int, seat_ids: list[int], seconds: float) -> dict:
+    """Warm-up (every app process gets traffic) that also makes the seat map realistic: for
+    `seconds`, 16 clients reserve random seats of every 3rd one through the API and pay every
+    other reservation (sold for good; the other holds run out after their TTL)."""
+    targets = list(enumerate(seat_ids[::3]))
+    random.shuffle(targets)
+
+    def operation(index: int, client: Client, recorder: Recorder) -> bool:
+        try:
+            position, seat = targets.pop()
+        except IndexError:
+            return False
+        _, status, body, _ = _reserve(client, recorder, "reserve", session_id, [seat])
+        if status == 201 and position % 2 == 0:
+            reservation_id = json.loads(body)["id"]
+            started = time.perf_counter()
+            status, _, elapsed = client.call(
+                "POST", f"/api/v1/reservations/{reservation_id}/payment", {"token": "tok_visa"}
+            )
+            recorder.add("pay", started, elapsed, status)
+        return True
+
+    clients = _clients(tokens, 16)
+    try:
+        run = harness.run_closed_loop(clients, seconds, operation)
+    finally:
+        _close(clients)
+    statuses: dict[str, int] = {}
+    for kind, _, _, status in run.samples:
+        key = f"{kind} {status}"
+        statuses[key] = statuses.get(key, 0) + 1
+    log(f"warm-up: {statuses} in {run.wall:.1f} s")
+    return statuses
+
+
+def double_sells(session_ids: list[int], answered_ids: list[str] | None = None) -> dict:
+    """Count the ways a seat could have been sold twice in these sessions, from the database:
+
+    - overlapping: two reservations of one seat whose lives overlap (a life runs from creation to
+      the deadline, to the cancellation, or forever once paid);
+    - active: seats with more than one active hold row (the partial unique index forbids it);
+    - tickets: seats with more than one ticket;
+    - phantom: reservations answered 201 that the database does not have.
+    """
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT rs.session_seat_id, r.created_at, r.expires_at, r.closed_at, r.status
+            FROM bookings_reservationseat rs
+            JOIN bookings_reservation r ON r.id = rs.reservation_id
+            WHERE r.session_id = ANY(%s)
+            ORDER BY rs.session_seat_id, r.created_at
+            """,
+            [session_ids],
+        )
+        rows = cursor.fetchall()
+        cursor.execute(
+            """
+            SELECT count(*) FROM (
+                SELECT rs.session_seat_id FROM bookings_reservationseat rs
+                JOIN bookings_reservation r ON r.id = rs.reservation_id
+                WHERE r.session_id = ANY(%s) AND rs.is_active
+                GROUP BY rs.session_seat_id HAVING count(*) > 1
+            ) AS dup
+            """,
+            [session_ids],
+        )
+        active = cursor.fetchone()[0]
+        cursor.execute(
+            """
+            SELECT count(*) FROM (
+                SELECT t.session_seat_id FROM payments_ticket t
+                JOIN screenings_sessionseat ss ON ss.id = t.session_seat_id
+                WHERE ss.session_id = ANY(%s)
+                GROUP BY t.session_seat_id HAVING count(*) > 1
+            ) AS dup
+            """,
+            [session_ids],
+        )
+        tickets = cursor.fetchone()[0]
+        phantom = 0
+        if answered_ids:
+            cursor.execute(
+                "SELECT count(*) FROM bookings_reservation WHERE id = ANY(%s::uuid[])",
+                [answered_ids],
+            )
+            phantom = len(set(answered_ids)) - cursor.fetchone()[0]
+    overlapping = 0
+    seat_before, latest_end = None, -math.inf
+    for seat, created, expires, closed, status in rows:
+        if seat != seat_before:
+            seat_before, latest_end = seat, -math.inf
+        if created.timestamp() < latest_end:
+            overlapping += 1
+        if status == "confirmed":
+            end = math.inf  # sold: the seat is never free again
+        elif status in ("cancelled", "expired") and closed is not None:
+            end = min(expires, closed).timestamp()
+        else:
+            end = expires.timestamp()
+        latest_end = max(latest_end, end)
+    return {
+        "reservation_seats": len(rows),
+        "overlapping": overlapping,
+        "active": active,
+        "tickets": tickets,
+        "phantom": phantom,
+        "ok": overlapping == active == tickets == phantom == 0,
+    }
