@@ -86,3 +86,26 @@ def redis_mode(request, settings):
             yield request.param
     else:
         yield request.param
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_test_queues() -> None:
+    """Start every run with empty test queues on the shared RabbitMQ.
+
+    Tests that write events or queue tasks without a worker leave messages behind; across runs
+    they would pile up in front of the next run's workers.
+    """
+    from django.conf import settings
+    from kombu import Connection
+
+    from apps.core.broker import dlq_name, retry_name
+    from apps.core.consumers import load_consumers
+
+    names = [settings.CELERY_TASK_DEFAULT_QUEUE]
+    for consumer in load_consumers():
+        names += [consumer.queue_name, retry_name(consumer.queue_name)]
+        names.append(dlq_name(consumer.queue_name))
+    with Connection(settings.CELERY_BROKER_URL, connect_timeout=5) as connection:
+        channel = connection.channel()
+        for name in names:
+            channel.queue_delete(name)  # deleting an absent queue is a no-op in RabbitMQ

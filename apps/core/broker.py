@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from kombu import Connection, Exchange, Queue, binding
 
-EXCHANGE = "cinema.events"
+EXCHANGE = settings.EVENTS_EXCHANGE  # "cinema.events" (the contract) outside tests
 
 events_exchange = Exchange(EXCHANGE, type="topic", durable=True)
 dead_letter_exchange = Exchange("cinema.dlx", type="direct", durable=True)

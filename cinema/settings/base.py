@@ -222,12 +222,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "SessionToken": {"type": "apiKey", "in": "header", "name": "X-Session-Token"}
-        }
-    },
-    "SECURITY": [{"SessionToken": []}],
+    # The X-Session-Token scheme and each operation's requirement: apps.core.openapi.
     "ENUM_NAME_OVERRIDES": {},
 }
 
@@ -294,6 +289,7 @@ PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="apps.payments.gateway.Fake
 
 # --- Domain events (transactional outbox -> RabbitMQ -> consumers) ----------------------------
 EVENTS_BROKER_URL = env.str("EVENTS_BROKER_URL", default=CELERY_BROKER_URL)
+EVENTS_EXCHANGE = "cinema.events"
 EVENTS_BROKER_TIMEOUT_SECONDS = env.float("EVENTS_BROKER_TIMEOUT_SECONDS", default=3.0)
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
 OUTBOX_RETENTION = timedelta(days=env.int("OUTBOX_RETENTION_DAYS", default=7))

@@ -27,3 +27,5 @@ CELERY_TASK_DEFAULT_QUEUE = "cinema.test"
 MIDDLEWARE = [name for name in MIDDLEWARE if not name.startswith("whitenoise")]  # noqa: F405
 # Event consumer queues of test runs never mix with a running system's (or another run's).
 EVENT_QUEUE_PREFIX = env.str("EVENT_QUEUE_PREFIX", default="test.")  # noqa: F405
+# Nor do their events: a running system's consumers never see a test's events.
+EVENTS_EXCHANGE = f"{EVENT_QUEUE_PREFIX}cinema.events"
