@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import requests
@@ -46,8 +47,13 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def gunicorn(port: int, *, workers: int = 2, **env: str) -> Iterator[str]:
-    """A gunicorn instance serving the app on 127.0.0.1:port; yields its base URL."""
+def gunicorn(
+    port: int, *, workers: int = 2, new_session: bool = False, **env: str
+) -> Iterator[str]:
+    """A gunicorn instance serving the app on 127.0.0.1:port; yields its base URL.
+
+    With `new_session`, the master leads a process group of its own (with its workers), which
+    `kill_group` can SIGKILL at once; the yielded URL then carries it as `.process`."""
     process = subprocess.Popen(
         [
             str(BIN / "gunicorn"),
@@ -61,8 +67,12 @@ def gunicorn(port: int, *, workers: int = 2, **env: str) -> Iterator[str]:
         ],
         cwd=ROOT,
         env=process_env(**env),
+        start_new_session=new_session,
     )
     base = f"http://127.0.0.1:{port}"
+    if new_session:
+        base = _Base(base)
+        base.process = process
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -80,8 +90,13 @@ def gunicorn(port: int, *, workers: int = 2, **env: str) -> Iterator[str]:
 
 
 @contextmanager
-def celery_worker(*, queues: str = "cinema.test", **env: str) -> Iterator[subprocess.Popen]:
-    """A real Celery worker consuming the test queue from RabbitMQ."""
+def celery_worker(
+    *, queues: str = "cinema.test", new_session: bool = False, **env: str
+) -> Iterator[subprocess.Popen]:
+    """A real Celery worker consuming the test queue from RabbitMQ.
+
+    With `new_session`, the worker and its prefork children form a process group of their own,
+    which `kill_group` can SIGKILL at once."""
     process = subprocess.Popen(
         [
             str(BIN / "celery"),
@@ -105,8 +120,23 @@ def celery_worker(*, queues: str = "cinema.test", **env: str) -> Iterator[subpro
         ],
         cwd=ROOT,
         env=process_env(**env),
+        start_new_session=new_session,
     )
     try:
         yield process
     finally:
         _stop(process)
+
+
+class _Base(str):
+    """A base URL that also carries the process serving it (see `gunicorn(new_session=True)`)."""
+
+    process: subprocess.Popen
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL a process started with `new_session=True` together with all its children (the
+    prefork pool of a Celery worker, the workers of a gunicorn master), and reap it."""
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
