@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -54,6 +55,23 @@ return released
 """
 
 
+# KEYS: seat keys. ARGV: owner token, deadline (Unix ms). The owner's keys now end with the hold.
+_EXTEND = """
+local extended = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    redis.call('PEXPIREAT', key, ARGV[2])
+    extended = extended + 1
+  end
+end
+return extended
+"""
+
+# Keys are first taken for this long only: if the request dies before committing its hold, its
+# seats are blocked in Redis for seconds, not for a whole hold time.
+IN_FLIGHT_SECONDS = 5
+
+
 def seat_key(session_id: int, session_seat_id: int) -> str:
     # The hash tag keeps one session's keys in one slot, should Redis ever be clustered.
     return f"cinema:seat:{{s{session_id}}}:{session_seat_id}"
@@ -64,10 +82,12 @@ def _redis():
 
 
 def acquire_seat_keys(
-    *, session_id: int, seat_ids: list[int], owner: uuid.UUID, ttl_seconds: int
+    *, session_id: int, seat_ids: list[int], owner: uuid.UUID, ttl_seconds: int = IN_FLIGHT_SECONDS
 ) -> list[int] | None:
-    """Take all seat keys at once. Returns the seat ids already taken ([] = all ours), or None
-    when Redis cannot answer, in which case the caller goes on with the database alone."""
+    """Take all seat keys at once, for the time a request needs. Returns the seat ids already
+    taken ([] = all ours), or None when Redis cannot answer, in which case the caller goes on
+    with the database alone. Once the hold commits, `extend_seat_keys` makes them last as long
+    as the hold."""
     ordered = sorted(seat_ids)
     keys = [seat_key(session_id, seat_id) for seat_id in ordered]
     try:
@@ -76,6 +96,17 @@ def acquire_seat_keys(
         logger.warning("seat lock fast path unavailable, using the database alone: %s", exc)
         return None
     return [ordered[int(position) - 1] for position in taken]
+
+
+def extend_seat_keys(
+    *, session_id: int, seat_ids: Iterable[int], owner: uuid.UUID, until: datetime
+) -> None:
+    keys = [seat_key(session_id, seat_id) for seat_id in sorted(seat_ids)]
+    try:
+        _redis().eval(_EXTEND, len(keys), *keys, str(owner), int(until.timestamp() * 1000))
+    except RedisError as exc:
+        # The database holds the seats anyway; only the fast path for losers is lost.
+        logger.warning("could not extend seat keys of %s: %s", owner, exc)
 
 
 def release_seat_keys(*, session_id: int, seat_ids: Iterable[int], owner: uuid.UUID) -> None:

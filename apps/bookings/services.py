@@ -173,6 +173,14 @@ def _reserve_in_database(
                 ReservationSeat(reservation=reservation, session_seat=seat, price=session.price)
                 for seat in seats
             )
+        transaction.on_commit(
+            lambda: locks.extend_seat_keys(
+                session_id=session.id,
+                seat_ids=seat_ids,
+                owner=reservation.id,
+                until=reservation.expires_at,
+            )
+        )
         # The caller renders the new reservation from memory instead of reading it back.
         reservation._prefetched_objects_cache = {"seats": held}
         events.emit(
@@ -201,7 +209,7 @@ def reservation_create(*, user, session_id: int, seat_ids: list[int]) -> Reserva
         session_id=session.id,
         seat_ids=seat_ids,
         owner=reservation_id,
-        ttl_seconds=settings.RESERVATION_TTL_SECONDS,
+        ttl_seconds=min(locks.IN_FLIGHT_SECONDS, settings.RESERVATION_TTL_SECONDS),
     )
     if not taken:
         try:
