@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions as drf
@@ -66,6 +66,16 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             request=request,
             headers=exc.headers,
             **exc.extra,
+        )
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database went away under the request (restart, failover, a killed connection):
+        # its transaction rolled back, so a retry is safe.
+        return problem_response(
+            status=503,
+            code="database_unavailable",
+            detail=_("The database is unavailable right now. Please try again."),
+            request=request,
+            headers={"Retry-After": "1"},
         )
     if isinstance(exc, IntegrityError):
         # Services map the constraints they know; any other violation is still the client's
