@@ -3,14 +3,17 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.openapi import problems
+from apps.core.openapi import PAGE_NOT_FOUND, problems
 
 from . import selectors, services
 from .serializers import MovieInputSerializer, MovieOutputSerializer
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List movies", responses={200: MovieOutputSerializer}),
+    list=extend_schema(
+        summary="List movies",
+        responses={200: MovieOutputSerializer, **problems(404, s404=PAGE_NOT_FOUND)},
+    ),
     retrieve=extend_schema(
         summary="Read a movie", responses={200: MovieOutputSerializer, **problems(404)}
     ),

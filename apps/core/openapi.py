@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
+from rest_framework.permissions import SAFE_METHODS
 
+from .permissions import IsStaffOrReadOnly
 from .problems import PROBLEM_CONTENT_TYPE
+
+
+class SessionTokenScheme(OpenApiAuthenticationExtension):
+    """Documents `SessionTokenAuthentication`: allauth's app session token in `X-Session-Token`.
+
+    Optional where anonymous clients may call too: catalogue reads, and `AllowAny` views (for
+    those drf-spectacular adds the empty requirement itself).
+    """
+
+    target_class = "apps.core.authentication.SessionTokenAuthentication"
+    name = "SessionToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "X-Session-Token"}
+
+    def get_security_requirement(self, auto_schema):
+        requirement = {self.name: []}
+        permissions = auto_schema.view.get_permissions()
+        if (
+            auto_schema.method in SAFE_METHODS
+            and permissions
+            and all(isinstance(p, IsStaffOrReadOnly) for p in permissions)
+        ):
+            return [requirement, {}]
+        return requirement
 
 
 class ProblemFieldErrorSerializer(serializers.Serializer):
@@ -51,6 +79,12 @@ def problems(*statuses: int, **descriptions: str) -> dict[tuple[int, str], OpenA
         )
         for status in statuses
     }
+
+
+# Lists are paginated: a `page` past the last one (or not a positive number) is a 404.
+PAGE_NOT_FOUND = "No such page (`not_found`): `page` is past the last page or not a number."
+# Lists with filters reject a malformed filter value (an unknown id, a bad date) with a 400.
+BAD_FILTER = "Invalid filter value (`invalid`, with `errors` naming the parameter)."
 
 
 IDEMPOTENCY_KEY_HEADER = OpenApiParameter(

@@ -3,7 +3,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.openapi import problems
+from apps.core.openapi import BAD_FILTER, PAGE_NOT_FOUND, problems
 
 from . import selectors, services
 from .serializers import (
@@ -16,7 +16,13 @@ from .serializers import (
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List cinemas"),
+    list=extend_schema(
+        summary="List cinemas",
+        responses={
+            200: CinemaSerializer,
+            **problems(400, 404, s400=BAD_FILTER, s404=PAGE_NOT_FOUND),
+        },
+    ),
     retrieve=extend_schema(
         summary="Read a cinema", responses={200: CinemaSerializer, **problems(404)}
     ),
@@ -51,7 +57,13 @@ class CinemaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List rooms", responses={200: RoomOutputSerializer}),
+    list=extend_schema(
+        summary="List rooms",
+        responses={
+            200: RoomOutputSerializer,
+            **problems(400, 404, s400=BAD_FILTER, s404=PAGE_NOT_FOUND),
+        },
+    ),
     retrieve=extend_schema(
         summary="Read a room with its seat layout",
         responses={200: RoomDetailSerializer, **problems(404)},

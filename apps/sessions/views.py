@@ -35,7 +35,7 @@ from .serializers import SeatMapEntrySerializer, SessionInputSerializer, Session
                 401,
                 403,
                 s400="Invalid input; `too_few_seats` (room under 16 seats), `session_overlap` "
-                "(room busy), `session_in_past`.",
+                "(room busy), `session_in_past`, `session_too_late` (from the year 9999).",
             ),
         },
     ),
