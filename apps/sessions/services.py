@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -20,6 +20,9 @@ from .models import Session, SessionSeat
 from .selectors import overlapping_sessions
 
 OVERLAP_CONSTRAINT = "screenings_session_no_overlap"
+# PostgreSQL stores instants past the year 9999 but Python cannot read them back: one session
+# ending there broke every list that showed it (500s). Nothing is scheduled that far ahead.
+LATEST_START = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def _overlap_error() -> InvalidInput:
@@ -33,6 +36,12 @@ def session_validate(*, movie: Movie, room: Room, starts_at: datetime) -> dateti
     if starts_at <= timezone.now():
         raise InvalidInput(
             _("A session cannot start in the past."), field="starts_at", code="session_in_past"
+        )
+    if starts_at >= LATEST_START:
+        raise InvalidInput(
+            _("A session must start before the year 9999."),
+            field="starts_at",
+            code="session_too_late",
         )
     seat_count = room_selectors.room_seat_count(room)
     if seat_count < settings.MIN_SEATS_PER_SESSION:
