@@ -56,9 +56,8 @@ def _check_seat_count(seat_ids: list[int]) -> None:
         )
 
 
-def _check_seats_belong(session: Session, seat_ids: list[int]) -> None:
-    known = set(session_selectors.session_seat_ids(session, seat_ids))
-    foreign = sorted(set(seat_ids) - known)
+def _check_seats_belong(seat_ids: list[int], found: set[int]) -> None:
+    foreign = sorted(set(seat_ids) - found)
     if foreign:
         raise InvalidInput(
             _("These seats are not seats of this session: %(ids)s.")
@@ -153,8 +152,9 @@ def _reserve_in_database(
 ) -> Reservation:
     with transaction.atomic():
         seats = locks.lock_session_seats(session_id=session.id, seat_ids=seat_ids)
-        if len(seats) != len(seat_ids):  # a seat vanished since validation
-            raise SeatsUnavailable(sorted(set(seat_ids) - {seat.id for seat in seats}))
+        # The lock query only finds seats of this session: what it misses is not one (a 400, and
+        # the transaction and the Redis keys are given back like any other failure).
+        _check_seats_belong(seat_ids, {seat.id for seat in seats})
         now = timezone.now()
         _free_overdue_holders(seat_ids, now)
         reservation = Reservation.objects.create(
@@ -204,19 +204,14 @@ def reservation_create(*, user, session_id: int, seat_ids: list[int]) -> Reserva
     session = _open_session(session_id)
     _check_seat_count(seat_ids)
     reservation_id = uuid.uuid4()
-    # Keys exist only for seats a winner validated, so a loser is refused before any more queries.
+    # Keys exist only for seats of live or in-flight holds: a loser is refused before any query
+    # beyond the session, and without touching the seat rows.
     taken = locks.acquire_seat_keys(
         session_id=session.id,
         seat_ids=seat_ids,
         owner=reservation_id,
         ttl_seconds=min(locks.IN_FLIGHT_SECONDS, settings.RESERVATION_TTL_SECONDS),
     )
-    if not taken:
-        try:
-            _check_seats_belong(session, seat_ids)
-        except InvalidInput:
-            locks.release_seat_keys(session_id=session.id, seat_ids=seat_ids, owner=reservation_id)
-            raise
     if taken:
         metrics.RESERVATIONS.labels(outcome="conflict").inc()
         metrics.CONFLICTS_BY_GUARD.labels(guard="redis").inc()

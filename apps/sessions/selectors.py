@@ -56,8 +56,3 @@ def seat_map(session: Session) -> list[SeatMapEntry]:
         SeatMapEntry(seat_id, label, row, number, statuses.get(seat_id, "available"))
         for seat_id, label, row, number in rows
     ]
-
-
-def session_seat_ids(session: Session, candidate_ids: list[int]) -> list[int]:
-    """Which of the candidate ids are seats of this session."""
-    return list(session.seats.filter(id__in=candidate_ids).values_list("id", flat=True))
