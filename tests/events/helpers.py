@@ -166,3 +166,36 @@ def distinct_session_ids() -> None:
             "SELECT setval(pg_get_serial_sequence(%s, 'id'), %s)",
             [Session._meta.db_table, random.randrange(10**12, 2 * 10**12)],
         )
+
+
+@contextmanager
+def events_listener(broker_url: str) -> Iterator[Callable[[], list]]:
+    """A private queue bound to every event of the events exchange; yields a function that
+    drains it and returns the messages this test's outbox wrote (other runs may publish to the
+    same exchange)."""
+    from kombu import Connection
+
+    from apps.core.broker import events_exchange
+    from apps.core.models import OutboxEvent
+
+    with Connection(broker_url) as broker:
+        channel = broker.channel()
+        events_exchange(channel).declare()
+        queue = Queue(
+            f"test.listener.{uuid.uuid4().hex}", exchange=events_exchange, routing_key="#"
+        )
+        queue = queue(channel)
+        queue.declare()
+
+        def drain() -> list:
+            ours = {str(pk) for pk in OutboxEvent.objects.values_list("event_id", flat=True)}
+            messages = []
+            while (message := queue.get(no_ack=True)) is not None:
+                if message.payload["id"] in ours:
+                    messages.append(message)
+            return messages
+
+        try:
+            yield drain
+        finally:
+            queue.delete()

@@ -9,17 +9,16 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 from django.utils import timezone
-from kombu import Connection, Queue
 from kombu.exceptions import OperationalError
 
 from apps.bookings import services as booking_services
 from apps.bookings.models import Reservation
 from apps.core import events
-from apps.core.broker import events_exchange
 from apps.core.models import OutboxEvent
 from apps.core.relay import outbox_lag_seconds, prune_outbox, relay_outbox
 from apps.payments import services as payment_services
 from tests.concurrency import run_together
+from tests.events.helpers import events_listener
 from tests.factories import UserFactory, make_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,23 +31,8 @@ def listener(settings):
     """A private queue bound to every event of cinema.events; yields a function that drains it
     and returns the messages whose ids this test's outbox wrote (other runs may share the
     broker)."""
-    name = f"test.listener.{uuid.uuid4().hex}"
-    with Connection(settings.EVENTS_BROKER_URL) as connection:
-        channel = connection.channel()
-        events_exchange(channel).declare()
-        queue = Queue(name, exchange=events_exchange, routing_key="#", auto_delete=False)(channel)
-        queue.declare()
-
-        def drain() -> list:
-            ours = {str(pk) for pk in OutboxEvent.objects.values_list("event_id", flat=True)}
-            messages = []
-            while (message := queue.get(no_ack=True)) is not None:
-                if message.payload["id"] in ours:
-                    messages.append(message)
-            return messages
-
+    with events_listener(settings.EVENTS_BROKER_URL) as drain:
         yield drain
-        queue.delete()
 
 
 @pytest.fixture

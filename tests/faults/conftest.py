@@ -7,13 +7,11 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from kombu import Connection, Queue
 
 from apps.core import events
-from apps.core.broker import events_connection, events_exchange
-from apps.core.models import OutboxEvent
+from apps.core.broker import events_connection
 from tests.conftest import point_cache_at
-from tests.events.helpers import delete_queues, purge_queues
+from tests.events.helpers import delete_queues, events_listener, purge_queues
 from tests.faults.proxy import TcpProxy
 from tests.faults.redis_server import RedisServer
 from tests.faults.workers import CONSUMERS
@@ -75,25 +73,8 @@ def event_listener(settings) -> Iterator[Callable[[], list]]:
     """A private queue bound to every event of cinema.events on the real broker (not through any
     proxy); yields a function that drains it and returns the messages of this test's outbox
     (other runs publish to the same exchange)."""
-    name = f"test.faults.listener.{uuid.uuid4().hex}"
-    with Connection(f"amqp://guest:guest@127.0.0.1:{RABBITMQ_PORT}//") as connection:
-        channel = connection.channel()
-        events_exchange(channel).declare()
-        queue = Queue(name, exchange=events_exchange, routing_key="#", auto_delete=False)(channel)
-        queue.declare()
-
-        def drain() -> list:
-            ours = {str(pk) for pk in OutboxEvent.objects.values_list("event_id", flat=True)}
-            messages = []
-            while (message := queue.get(no_ack=True)) is not None:
-                if message.payload["id"] in ours:
-                    messages.append(message)
-            return messages
-
-        try:
-            yield drain
-        finally:
-            queue.delete()
+    with events_listener(f"amqp://guest:guest@127.0.0.1:{RABBITMQ_PORT}//") as drain:
+        yield drain
 
 
 @pytest.fixture
