@@ -1,21 +1,17 @@
 from django.contrib import admin
 
+from apps.core.admin import ReadOnlyAdmin, ReadOnlyTabularInline
+
 from .models import Reservation, ReservationSeat
 
 
-class ReservationSeatInline(admin.TabularInline):
+class ReservationSeatInline(ReadOnlyTabularInline):
     model = ReservationSeat
-    extra = 0
     fields = ["session_seat", "price", "is_active"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Reservation)
-class ReservationAdmin(admin.ModelAdmin):
+class ReservationAdmin(ReadOnlyAdmin):
     """Read-only: reservations change only through the booking services, under their locks."""
 
     list_display = ["id", "user", "session", "status", "expires_at", "total", "created_at"]
@@ -24,12 +20,3 @@ class ReservationAdmin(admin.ModelAdmin):
     list_select_related = ["user", "session__movie", "session__room__cinema"]
     date_hierarchy = "created_at"
     inlines = [ReservationSeatInline]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -1,36 +1,19 @@
 from django.contrib import admin
 
+from apps.core.admin import ReadOnlyAdmin, ReadOnlyTabularInline
+
 from .models import Payment, Sale, Ticket
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Sales are written only by the payment service; staff read them."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class TicketInline(admin.TabularInline):
+class TicketInline(ReadOnlyTabularInline):
     model = Ticket
     fields = ["code", "session_seat", "price"]
-    readonly_fields = fields
-    extra = 0
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Sale)
 class SaleAdmin(ReadOnlyAdmin):
+    """Sales are written only by the payment service; staff read them."""
+
     list_display = ["id", "user", "session", "total", "paid_at"]
     list_filter = ["paid_at", "session__room__cinema", "session"]
     search_fields = ["id", "user__email", "tickets__code"]

@@ -2,25 +2,20 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.admin import ReadOnlyTabularInline
 from apps.core.errors import ApplicationError
 
 from . import services
 from .models import Session
 
 
-class SessionInline(admin.TabularInline):
+class SessionInline(ReadOnlyTabularInline):
     """A room's or a movie's sessions, read-only: sessions are scheduled on their own page."""
 
     model = Session
-    extra = 0
     fields = ["movie", "room", "starts_at", "price", "status"]
-    readonly_fields = fields
     ordering = ["-starts_at"]
     show_change_link = True
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("movie", "room__cinema")

@@ -2,11 +2,15 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.admin import ReadOnlyAdmin
+
 from .models import SessionStats
 
 
 @admin.register(SessionStats)
-class SessionStatsAdmin(admin.ModelAdmin):
+class SessionStatsAdmin(ReadOnlyAdmin):
+    """Kept by the statistics consumer; staff read it."""
+
     list_display = [
         "session",
         "seats_sold",
@@ -26,12 +30,3 @@ class SessionStatsAdmin(admin.ModelAdmin):
     @admin.display(description=_("seats available"))
     def seats_available(self, obj: SessionStats) -> int:
         return obj.seat_total - obj.seats_sold - obj.seats_held
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
