@@ -8,9 +8,11 @@ cinema.events (topic)  --routing key = event type-->  <queue>
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
-from kombu import Connection, Exchange, Queue, binding
+from kombu import Connection, Exchange, Producer, Queue, binding
+from kombu.message import Message
 
 EXCHANGE = settings.EVENTS_EXCHANGE  # "cinema.events" (the contract) outside tests
 
@@ -55,6 +57,26 @@ def consumer_queues(queue: str, routing_keys: Iterable[str]) -> tuple[Queue, Que
         queue_arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue},
     )
     return main, dead, retry
+
+
+def send_to_queue(
+    producer: Producer, message: Message, *, queue: str, headers: dict[str, Any], **options: Any
+) -> None:
+    """Publish a received message again, unchanged, straight to `queue` (persistent), with new
+    headers: how a retry and a dead-letter replay move a message."""
+    producer.publish(
+        message.body,
+        exchange="",
+        routing_key=queue,
+        headers=headers,
+        delivery_mode=2,
+        content_type=message.content_type,
+        content_encoding=message.content_encoding,
+        message_id=message.properties.get("message_id"),
+        type=message.properties.get("type"),
+        retry=False,
+        **options,
+    )
 
 
 def declare_consumer_queues(channel, queue: str, routing_keys: Iterable[str]) -> Queue:

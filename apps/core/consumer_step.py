@@ -16,7 +16,7 @@ from django.conf import settings
 from kombu import Consumer, Message, Producer
 
 from . import metrics
-from .broker import declare_consumer_queues, retry_name
+from .broker import declare_consumer_queues, retry_name, send_to_queue
 from .consumers import (
     EventConsumer,
     MalformedEvent,
@@ -105,18 +105,12 @@ class ConsumerRunner:
             logger.error("event_dead_lettered", attempts=attempt)
             return
         delay = retry_delay(attempt)
-        self.producer.publish(
-            message.body,
-            exchange="",
-            routing_key=retry_name(self.consumer.queue_name),
+        send_to_queue(
+            self.producer,
+            message,
+            queue=retry_name(self.consumer.queue_name),
             headers={**(message.headers or {}), ATTEMPT_HEADER: attempt},
             expiration=delay,
-            delivery_mode=2,
-            content_type=message.content_type,
-            content_encoding=message.content_encoding,
-            message_id=message.properties.get("message_id"),
-            type=message.properties.get("type"),
-            retry=False,
         )
         message.ack()
         metrics.EVENTS_RETRIED.labels(queue=self.consumer.queue_name).inc()

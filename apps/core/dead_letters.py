@@ -7,7 +7,7 @@ from typing import Any
 
 from kombu import Producer, Queue
 
-from .broker import dlq_name, events_connection
+from .broker import dlq_name, events_connection, send_to_queue
 
 # Headers that describe past failures; a replayed message starts with a clean slate.
 _FAILURE_HEADERS = (
@@ -76,18 +76,7 @@ def replay_dead_letters(queue: str, *, limit: int | None = None) -> int:
             headers = {
                 k: v for k, v in (message.headers or {}).items() if k not in _FAILURE_HEADERS
             }
-            producer.publish(
-                message.body,
-                exchange="",
-                routing_key=queue,
-                headers=headers,
-                delivery_mode=2,
-                content_type=message.content_type,
-                content_encoding=message.content_encoding,
-                message_id=message.properties.get("message_id"),
-                type=message.properties.get("type"),
-                retry=False,
-            )
+            send_to_queue(producer, message, queue=queue, headers=headers)
             message.ack()
             replayed += 1
     return replayed
