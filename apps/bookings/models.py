@@ -1,4 +1,5 @@
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -53,6 +54,10 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return str(self.id)
+
+    def is_overdue(self, now: datetime) -> bool:
+        """Pending but past its deadline: free for everyone, whether or not it was swept yet."""
+        return self.status == self.Status.PENDING and self.expires_at <= now
 
 
 class ReservationSeat(models.Model):

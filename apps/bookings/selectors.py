@@ -35,10 +35,7 @@ def seat_statuses(session: Session) -> dict[int, str]:
 
 
 def effective_status(reservation: Reservation) -> str:
-    if (
-        reservation.status == Reservation.Status.PENDING
-        and reservation.expires_at <= timezone.now()
-    ):
+    if reservation.is_overdue(timezone.now()):
         return Reservation.Status.EXPIRED
     return reservation.status
 

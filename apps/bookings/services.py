@@ -123,10 +123,6 @@ def _announce_release(reservation: Reservation, status: str, seat_ids: list[int]
     )
 
 
-def _is_overdue(reservation: Reservation, now: datetime) -> bool:
-    return reservation.status == Reservation.Status.PENDING and reservation.expires_at <= now
-
-
 def _free_overdue_holders(seat_ids: list[int], now: datetime) -> None:
     """Expire the overdue holds sitting on these seats; refuse if any seat is really taken."""
     holders = list(
@@ -134,13 +130,13 @@ def _free_overdue_holders(seat_ids: list[int], now: datetime) -> None:
         .select_related("reservation")
         .only("session_seat_id", "reservation__status", "reservation__expires_at")
     )
-    busy = [h.session_seat_id for h in holders if not _is_overdue(h.reservation, now)]
+    busy = [h.session_seat_id for h in holders if not h.reservation.is_overdue(now)]
     if busy:
         raise SeatsUnavailable(busy)
     overdue_ids = {h.reservation_id for h in holders}
     for reservation in locks.lock_reservations(overdue_ids):
         # Re-checked under its lock: a payment may have won the race for it meanwhile.
-        if not _is_overdue(reservation, now):
+        if not reservation.is_overdue(now):
             raise SeatsUnavailable(
                 [h.session_seat_id for h in holders if h.reservation_id == reservation.id]
             )
@@ -259,7 +255,7 @@ def reservation_cancel(*, reservation_id: uuid.UUID, user) -> Reservation:
     with transaction.atomic():
         reservation = _locked_own_reservation(reservation_id, user)
         now = timezone.now()
-        if _is_overdue(reservation, now):
+        if reservation.is_overdue(now):
             _close(reservation, Reservation.Status.EXPIRED, now)
         elif reservation.status == Reservation.Status.PENDING:
             _close(reservation, Reservation.Status.CANCELLED, now)
@@ -274,7 +270,7 @@ def ensure_payable(reservation: Reservation, now: datetime) -> None:
     """Raise the contract's error unless the reservation can be paid right now."""
     if reservation.status == Reservation.Status.CONFIRMED:
         raise ReservationAlreadyConfirmed()
-    if reservation.status == Reservation.Status.EXPIRED or _is_overdue(reservation, now):
+    if reservation.status == Reservation.Status.EXPIRED or reservation.is_overdue(now):
         raise ReservationExpired()
     if reservation.status != Reservation.Status.PENDING:
         raise ReservationNotPending(
