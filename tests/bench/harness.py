@@ -378,25 +378,16 @@ class Fixtures:
     def users(count: int, prefix: str) -> list[tuple[int, str]]:
         """`count` users and a session token for each, written directly (no password hashing,
         no signup round trips): the token is a Django session key, as allauth's app client uses."""
-        from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
         from django.contrib.auth.hashers import make_password
-        from django.contrib.sessions.backends.db import SessionStore
 
         from apps.accounts.models import User
+        from tests.factories import session_token_for
 
         password = make_password(None)
         users = User.objects.bulk_create(
             User(email=f"{prefix}{i}@bench.example", password=password) for i in range(count)
         )
-        tokens = []
-        for user in users:
-            store = SessionStore()
-            store[SESSION_KEY] = str(user.pk)
-            store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-            store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-            store.create()
-            tokens.append((user.pk, store.session_key))
-        return tokens
+        return [(user.pk, session_token_for(user)) for user in users]
 
 
 class SeatPool:

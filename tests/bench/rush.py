@@ -27,11 +27,10 @@ import requests
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cinema.settings.base")
 django.setup()
 
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY  # noqa: E402
-from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from apps.accounts.models import User  # noqa: E402
+from tests.factories import session_token_for  # noqa: E402
 
 BASE = os.environ.get("RUSH_URL", "http://127.0.0.1:8000").rstrip("/")
 WAVE_USERS = int(os.environ.get("RUSH_USERS", "300"))
@@ -40,12 +39,7 @@ RUN = uuid.uuid4().hex[:6]
 
 def token_for(email: str, *, staff: bool = False) -> str:
     user, _ = User.objects.get_or_create(email=email, defaults={"is_staff": staff})
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    return session.session_key
+    return session_token_for(user)
 
 
 def client(token: str) -> requests.Session:

@@ -19,16 +19,19 @@ import os
 import re
 import subprocess
 import sys
-from importlib import import_module
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 
 from apps.bookings import services as booking_services
 from tests.concurrency import free_port
-from tests.factories import StaffFactory, UserFactory, make_sale, make_session
+from tests.factories import (
+    StaffFactory,
+    UserFactory,
+    make_sale,
+    make_session,
+    session_token_for,
+)
 from tests.processes import gunicorn
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.timeout(420)]
@@ -55,16 +58,6 @@ SERVER_ENV = {
     # Errors only: the server's log is printed with the fuzzer's report when a check fails.
     "LOG_LEVEL": "ERROR",
 }
-
-
-def token_for(user) -> str:
-    """An allauth app session token: a Django session key carrying the auth keys."""
-    store = import_module(settings.SESSION_ENGINE).SessionStore()
-    store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    store.create()
-    return store.session_key
 
 
 def seed_world() -> dict:
@@ -171,7 +164,7 @@ def run_schemathesis(base: str, token: str, config: Path, workdir: Path):
 @pytest.mark.parametrize("who", ["user", "staff"])
 def test_every_operation_survives_fuzzing_and_matches_its_schema(who, tmp_path):
     world = seed_world()
-    token = token_for(world[who])
+    token = session_token_for(world[who])
     config = write_config(tmp_path / "schemathesis.toml", world["ids"])
 
     with gunicorn(free_port(), workers=2, **SERVER_ENV) as base:
