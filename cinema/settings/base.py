@@ -126,9 +126,11 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # --- Auth: custom user, allauth headless (app client) ------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "apps.accounts.backends.ModelBackend",
+    "apps.accounts.backends.AuthenticationBackend",
 ]
+# How long an authenticated user row may be served from the cache (saves drop it at once).
+USER_CACHE_SECONDS = env.int("USER_CACHE_SECONDS", default=300)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -145,6 +147,7 @@ if not ACCOUNT_RATE_LIMITS_ENABLED:
     ACCOUNT_RATE_LIMITS = False
 HEADLESS_ONLY = True
 HEADLESS_CLIENTS = ("app",)
+HEADLESS_TOKEN_STRATEGY = "apps.accounts.tokens.SessionTokenStrategy"
 # Links allauth puts in its e-mails (verification on signup, password reset) open the client app;
 # without them signup fails, as "optional" verification still mails a link.
 FRONTEND_URL = env.str("FRONTEND_URL", default="http://localhost:3000")
