@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
 from tests.factories import PASSWORD, StaffFactory, UserFactory, make_session
@@ -9,10 +9,13 @@ from tests.factories import PASSWORD, StaffFactory, UserFactory, make_session
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Throttle counters and seat locks live in Redis; every test starts from an empty cache."""
+    """Throttle counters, seat locks and cached users live in Redis, and sessions a moment old in
+    each process's memory; every test starts with both empty."""
     cache.clear()
+    caches["local"].clear()
     yield
     cache.clear()
+    caches["local"].clear()
 
 
 @pytest.fixture

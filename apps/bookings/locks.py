@@ -124,11 +124,12 @@ def lock_session_seats(*, session_id: int, seat_ids: list[int]) -> list[SessionS
     """Lock the given seats of the session in primary-key order, waiting at most the lock timeout.
 
     Must run inside a transaction. Seats that are not of the session are simply not returned.
+    Each seat comes with its session row as it is now (not locked).
     """
     set_lock_timeout(settings.LOCK_TIMEOUT_SECONDS)
     return list(
         SessionSeat.objects.filter(session_id=session_id, id__in=seat_ids)
-        .select_related("seat")
+        .select_related("seat", "session")
         .order_by("id")
         .select_for_update(of=("self",))
     )

@@ -40,9 +40,13 @@ def _open_session(session_id: int) -> Session:
     session = session_selectors.session_for_booking(session_id)
     if session is None:
         raise NotFound(_("Session not found."))
+    _check_open(session)
+    return session
+
+
+def _check_open(session: Session) -> None:
     if session.status != Session.Status.SCHEDULED or session.starts_at <= timezone.now():
         raise SessionNotOpen()
-    return session
 
 
 def _check_seat_count(seat_ids: list[int]) -> None:
@@ -151,6 +155,9 @@ def _reserve_in_database(
         # The lock query only finds seats of this session: what it misses is not one (a 400, and
         # the transaction and the Redis keys are given back like any other failure).
         _check_seats_belong(seat_ids, {seat.id for seat in seats})
+        # The row as it is now (read with the seats): the one checked before may be a second old.
+        session = seats[0].session
+        _check_open(session)
         now = timezone.now()
         _free_overdue_holders(seat_ids, now)
         reservation = Reservation.objects.create(

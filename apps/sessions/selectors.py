@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
+from django.core.cache import caches
 from django.db.models import QuerySet
 
 from apps.rooms.models import Room
@@ -17,8 +19,21 @@ def session_list() -> QuerySet[Session]:
 
 
 def session_for_booking(session_id: int) -> Session | None:
-    """Just the session row: what a reservation needs (status, start, price), no joins."""
-    return Session.objects.filter(pk=session_id).first()
+    """Just the session row: what a reservation needs (status, start, price), no joins.
+
+    Read through this process's memory for up to `BOOKING_SESSION_CACHE_SECONDS`: every request
+    of a rush names the same session, and the losers need nothing else before Redis refuses them.
+    The reservation transaction reads the row again (with the seat locks), so a session cancelled
+    or repriced a moment ago never gets a hold on the old terms.
+    """
+    local = caches["local"]
+    key = f"booking-session:{session_id}"
+    session = local.get(key)
+    if session is None:
+        session = Session.objects.filter(pk=session_id).first()
+        if session is not None:
+            local.set(key, session, settings.BOOKING_SESSION_CACHE_SECONDS)
+    return session
 
 
 def overlapping_sessions(

@@ -116,8 +116,11 @@ CACHES = {
             # throttling and speed, not availability.
             "IGNORE_EXCEPTIONS": True,
         },
-    }
+    },
+    # Per process, for what may be a moment old and is checked again where it matters.
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "cinema"},
 }
+BOOKING_SESSION_CACHE_SECONDS = env.float("BOOKING_SESSION_CACHE_SECONDS", default=1.0)
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 # Sessions (and so allauth's session tokens) are written to PostgreSQL and read through the Redis
 # cache: every authenticated request skips two queries, and logins survive a Redis outage.
