@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -21,17 +22,24 @@ def _live(now) -> Q:
     )
 
 
-def seat_statuses(session: Session) -> dict[int, str]:
-    """{session seat id: "held" | "sold"} for the taken seats of a session, in one query."""
+def seat_statuses(session: Session) -> tuple[dict[int, str], datetime | None]:
+    """{session seat id: "held" | "sold"} for the taken seats of a session, in one query, and
+    the earliest deadline of the holds among them: until then (or another write) the answer
+    stays true."""
     rows = (
         ReservationSeat.objects.filter(session_seat__session=session, is_active=True)
         .filter(_live(timezone.now()))
-        .values_list("session_seat_id", "reservation__status")
+        .values_list("session_seat_id", "reservation__status", "reservation__expires_at")
     )
-    return {
-        seat_id: "sold" if status == Reservation.Status.CONFIRMED else "held"
-        for seat_id, status in rows
-    }
+    statuses: dict[int, str] = {}
+    next_expiry: datetime | None = None
+    for seat_id, status, expires_at in rows:
+        if status == Reservation.Status.CONFIRMED:
+            statuses[seat_id] = "sold"
+        else:
+            statuses[seat_id] = "held"
+            next_expiry = expires_at if next_expiry is None else min(next_expiry, expires_at)
+    return statuses, next_expiry
 
 
 def effective_status(reservation: Reservation) -> str:

@@ -19,6 +19,7 @@ from apps.core import events, metrics
 from apps.core.db import constraint_errors
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.locking import is_lock_timeout
+from apps.sessions import seat_map_cache
 from apps.sessions import selectors as session_selectors
 from apps.sessions.models import Session
 
@@ -72,11 +73,13 @@ def _check_seats_belong(seat_ids: list[int], found: set[int]) -> None:
 
 
 def _release_keys_on_commit(reservation: Reservation, seat_ids: list[int]) -> None:
-    transaction.on_commit(
-        lambda: locks.release_seat_keys(
+    def release() -> None:
+        locks.release_seat_keys(
             session_id=reservation.session_id, seat_ids=seat_ids, owner=reservation.id
         )
-    )
+        seat_map_cache.changed(reservation.session_id)
+
+    transaction.on_commit(release)
 
 
 def _close(reservation: Reservation, status: str, now: datetime) -> list[int]:
@@ -176,14 +179,17 @@ def _reserve_in_database(
                 ReservationSeat(reservation=reservation, session_seat=seat, price=session.price)
                 for seat in seats
             )
-        transaction.on_commit(
-            lambda: locks.extend_seat_keys(
+
+        def committed() -> None:
+            locks.extend_seat_keys(
                 session_id=session.id,
                 seat_ids=seat_ids,
                 owner=reservation.id,
                 until=reservation.expires_at,
             )
-        )
+            seat_map_cache.changed(session.id)
+
+        transaction.on_commit(committed)
         # The caller renders the new reservation from memory instead of reading it back.
         reservation._prefetched_objects_cache = {"seats": held}
         events.emit(

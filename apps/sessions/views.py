@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from django.http import Http404, HttpResponse
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -66,11 +67,13 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         responses={200: SeatMapEntrySerializer(many=True), **problems(404)},
     )
     @action(detail=True, methods=["get"], pagination_class=None, permission_classes=[AllowAny])
-    def seats(self, request: Request, pk: str) -> Response:
-        session = self.get_object()
-        # Built directly (the shape is documented by SeatMapEntrySerializer): serializing each of
-        # a thousand seats field by field costs more than the queries.
-        return Response([vars(entry) for entry in selectors.seat_map(session)])
+    def seats(self, request: Request, pk: str) -> HttpResponse:
+        # Rendered once per change and served as bytes (the shape is documented by
+        # SeatMapEntrySerializer): a thousand seats, read on every refresh of every buyer.
+        body = selectors.seat_map_json(int(pk)) if pk.isascii() and pk.isdigit() else None
+        if body is None:
+            raise Http404
+        return HttpResponse(body, content_type="application/json")
 
     @extend_schema(
         summary="Cancel a session (staff)",

@@ -121,6 +121,8 @@ CACHES = {
     "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "cinema"},
 }
 BOOKING_SESSION_CACHE_SECONDS = env.float("BOOKING_SESSION_CACHE_SECONDS", default=1.0)
+# A rendered seat map is dropped at its next hold deadline or write, and after this at the latest.
+SEAT_MAP_CACHE_SECONDS = env.float("SEAT_MAP_CACHE_SECONDS", default=10.0)
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 # Sessions (and so allauth's session tokens) are written to PostgreSQL and read through the Redis
 # cache: every authenticated request skips two queries, and logins survive a Redis outage.
