@@ -6,6 +6,9 @@ which nobody announces: so an entry is also dropped, by Redis, just before the e
 among the holds it shows. A reader stores what it built under the version it read *before*
 querying, so a map built from a snapshot older than a write is never served after that write.
 
+When a change drops the entry, the readers that arrive together would all build the same map:
+one of them claims the build (per version) and the others wait a moment for its result.
+
 Redis is a fast path here too: when it cannot answer, maps are built from the database. Should
 a version bump be lost that way while reads still work, an entry outlives it by at most
 `SEAT_MAP_CACHE_SECONDS`.
@@ -14,6 +17,7 @@ a version bump be lost that way while reads still work, an entry outlives it by 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,9 +33,19 @@ logger = logging.getLogger(__name__)
 _MARGIN_MS = 1
 
 
+# How long the other readers wait for the one building a version, polling at growing intervals
+# (a build takes tens of milliseconds under load); after that they build it themselves.
+_BUILD_WAIT_SECONDS = 0.5
+_POLL_SECONDS = (0.005, 0.01, 0.02, 0.03, 0.05)
+
+
 def _keys(session_id: int) -> tuple[str, str]:
     # One hash tag per session: both keys live in one slot, should Redis ever be clustered.
     return f"cinema:seatmap:{{s{session_id}}}:version", f"cinema:seatmap:{{s{session_id}}}:body"
+
+
+def _build_key(session_id: int, version: bytes) -> str:
+    return f"cinema:seatmap:{{s{session_id}}}:building:{version.decode()}"
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,55 @@ def read(session_id: int) -> Cached:
         if entry_version == version:
             return Cached(body=body, version=version)
     return Cached(body=None, version=version)
+
+
+def claim_build(session_id: int, cached: Cached) -> bool:
+    """True for the one reader that should build this version (or when Redis cannot say)."""
+    if cached.version is None:
+        return True
+    try:  # expires by itself should the builder die; waiters stop waiting well before
+        return bool(
+            get_redis_connection("default").set(
+                _build_key(session_id, cached.version), b"1", nx=True, px=1000
+            )
+        )
+    except RedisError:
+        return True
+
+
+def wait_for_build(session_id: int, cached: Cached) -> bytes | None:
+    """The map another reader is building for this version, or None if it does not come in
+    time or a newer write made it pointless."""
+    deadline = time.monotonic() + _BUILD_WAIT_SECONDS
+    attempt = 0
+    while time.monotonic() < deadline:
+        time.sleep(_POLL_SECONDS[min(attempt, len(_POLL_SECONDS) - 1)])
+        attempt += 1
+        version_key, body_key = _keys(session_id)
+        try:
+            version, entry, building = get_redis_connection("default").mget(
+                version_key, body_key, _build_key(session_id, cached.version)
+            )
+        except RedisError:
+            return None
+        if (version or b"0") != cached.version:
+            return None  # a newer write: this version's map is of no use
+        if entry and entry.partition(b"|")[0] == cached.version:
+            return entry.partition(b"|")[2]
+        if not building:
+            return None  # the builder stored nothing (no such session) or failed
+    return None
+
+
+def end_build(session_id: int, cached: Cached) -> None:
+    """Release the claim: waiting readers take the stored map, or build one themselves when
+    none was stored (no such session, or a deadline already passed)."""
+    if cached.version is None:
+        return
+    try:
+        get_redis_connection("default").delete(_build_key(session_id, cached.version))
+    except RedisError as exc:
+        logger.warning("could not end the seat map build of %s: %s", session_id, exc)
 
 
 def store(session_id: int, cached: Cached, body: bytes, *, valid_until: datetime | None) -> None:

@@ -88,10 +88,16 @@ def seat_map_json(session_id: int) -> bytes | None:
     cached = seat_map_cache.read(session_id)
     if cached.body is not None:
         return cached.body
+    if not seat_map_cache.claim_build(session_id, cached):
+        body = seat_map_cache.wait_for_build(session_id, cached)
+        if body is not None:
+            return body
     session = Session.objects.filter(pk=session_id).first()
     if session is None:
+        seat_map_cache.end_build(session_id, cached)
         return None
     entries, next_expiry = _seat_map(session)
     body = JSONRenderer().render([vars(entry) for entry in entries])
     seat_map_cache.store(session_id, cached, body, valid_until=next_expiry)
+    seat_map_cache.end_build(session_id, cached)
     return body

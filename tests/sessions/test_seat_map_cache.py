@@ -166,3 +166,37 @@ def test_unknown_sessions_answer_404(pk):
     response = APIClient().get(f"/api/v1/sessions/{pk}/seats")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("application/problem+json")
+
+
+def test_readers_arriving_together_after_a_change_build_the_map_once(monkeypatch):
+    """No stampede: of twenty readers that find the entry gone, one builds, the others wait."""
+    from apps.sessions import selectors
+    from tests.concurrency import run_together
+
+    session = make_session()
+    seat = session.seats.order_by("id").values_list("id", flat=True)[0]
+    services.reservation_create(user=UserFactory(), session_id=session.id, seat_ids=[seat])
+    builds = []
+    build = selectors._seat_map
+
+    def counted(session):
+        builds.append(session.id)
+        time.sleep(0.05)  # a build under load: long enough for every reader to arrive
+        return build(session)
+
+    monkeypatch.setattr(selectors, "_seat_map", counted)
+    bodies = run_together([lambda: seat_map_json(session.id)] * 20)
+
+    assert builds == [session.id]
+    assert all(body == bodies[0] for body in bodies)
+    assert _status_of(bodies[0], seat) == "held"
+
+
+@pytest.mark.timeout(20)
+def test_readers_of_a_session_that_does_not_exist_are_not_kept_waiting(monkeypatch):
+    """The builder finds no session and says so: the others answer 404 at once instead of
+    waiting out the build (made an hour long here, so a waiter left hanging fails the test)."""
+    from tests.concurrency import run_together
+
+    monkeypatch.setattr(seat_map_cache, "_BUILD_WAIT_SECONDS", 3600)
+    assert run_together([lambda: seat_map_json(987654321)] * 10, timeout=15) == [None] * 10
