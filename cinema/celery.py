@@ -19,6 +19,12 @@ if os.environ.get("CINEMA_EVENT_CONSUMERS", "on") != "off":
 
     app.steps["consumer"].add(EventConsumersStep)
 
+    if os.environ.get("CINEMA_OUTBOX_RELAY", "on") != "off":
+        # And publishes the outbox as rows commit (see apps/core/relay.py).
+        from apps.core.relay_step import OutboxRelayStep
+
+        app.steps["consumer"].add(OutboxRelayStep)
+
 
 @setup_logging.connect
 def use_django_logging(**kwargs) -> None:

@@ -1,19 +1,27 @@
 """The outbox relay: publish unpublished events to RabbitMQ, in order, and mark them published.
 
-Several relays may run at once (the on-commit kick, beat, more workers): each takes a batch with
-`SKIP LOCKED`, so no row is published twice by two relays. A row is marked published only after
-RabbitMQ confirmed it; if the broker is down the transaction rolls back and the rows wait.
+Each Celery worker runs a relay loop (`RelayLoop`, started by relay_step.py): it listens on
+PostgreSQL for the notification a trigger sends when outbox rows commit, and publishes at once
+over one long-lived broker connection; it also looks every `OUTBOX_RELAY_IDLE_SECONDS` whatever
+it heard. Beat runs `relay_outbox` now and then as a safety net. Requests never talk to the
+broker.
+
+Several relays may run at once (one per worker, beat's): each takes a batch with `SKIP LOCKED`,
+so no row is published twice by two relays. A row is marked published only after RabbitMQ
+confirmed it; if the broker is down the transaction rolls back and the rows wait.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from kombu import Producer
+from kombu import Connection, Producer
 
 from . import metrics
 from .broker import events_connection, events_exchange
@@ -61,22 +69,28 @@ def _publish_batch(producer: Producer, batch_size: int) -> int:
     return len(batch)
 
 
-def relay_outbox(*, batch_size: int | None = None) -> int:
+def _producer(connection: Connection) -> Producer:
+    connection.ensure_connection(max_retries=1)
+    channel = connection.channel()
+    events_exchange(channel).declare()
+    return Producer(channel)
+
+
+def relay_outbox(*, batch_size: int | None = None, producer: Producer | None = None) -> int:
     """Publish everything pending; returns how many events went out. Raises if the broker is
-    unreachable (the rows stay pending for the next run)."""
+    unreachable (the rows stay pending for the next run). Without a producer it opens (and
+    closes) a connection of its own."""
+    if producer is None:
+        with events_connection() as connection:
+            return relay_outbox(batch_size=batch_size, producer=_producer(connection))
     batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
     published = 0
     try:
-        with events_connection() as connection:
-            connection.ensure_connection(max_retries=1)
-            channel = connection.channel()
-            events_exchange(channel).declare()
-            producer = Producer(channel)
-            while True:
-                count = _publish_batch(producer, batch_size)
-                published += count
-                if count < batch_size:
-                    break
+        while True:
+            count = _publish_batch(producer, batch_size)
+            published += count
+            if count < batch_size:
+                break
     finally:
         lag = outbox_lag_seconds()
         metrics.EVENTS_PUBLISHED.inc(published)
@@ -91,3 +105,69 @@ def prune_outbox(*, older_than: timedelta | None = None) -> int:
     cutoff = timezone.now() - (older_than or settings.OUTBOX_RETENTION)
     deleted, _ = OutboxEvent.objects.filter(published_at__lt=cutoff).delete()
     return deleted
+
+
+NOTIFY_CHANNEL = "cinema_outbox"  # see migration core 0004
+_STOP_CHECK_SECONDS = 0.5
+
+
+class RelayLoop:
+    """Publishes outbox rows as soon as they commit, until `stop()`: one thread of a worker.
+
+    Whatever fails (the broker, the database, the listening connection) is logged, dropped and
+    opened again after a pause; the rows wait meanwhile, as they would for any relay.
+    """
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        try:
+            self._loop()
+        finally:
+            connection.close()  # this thread's own database connection
+
+    def _loop(self) -> None:
+        from django.db import connection
+
+        while not self._stop.is_set():
+            try:
+                with self._listener() as listener, events_connection() as broker:
+                    producer = _producer(broker)
+                    while not self._stop.is_set():
+                        relay_outbox(producer=producer)
+                        self._wait(listener)
+            except Exception as exc:  # the loop outlives any single failure
+                logger.warning("outbox_relay_loop_failed", error=str(exc))
+                connection.close()
+                self._stop.wait(settings.OUTBOX_RELAY_IDLE_SECONDS)
+
+    @staticmethod
+    def _listener():
+        import psycopg
+        from django.db import connections
+
+        params = connections["default"].get_connection_params()
+        listener = psycopg.connect(**params, autocommit=True)
+        listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        return listener
+
+    def _wait(self, listener) -> None:
+        """Until a commit notifies, the idle interval passes or `stop()` is called."""
+        deadline = time.monotonic() + settings.OUTBOX_RELAY_IDLE_SECONDS
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            for _ in listener.notifies(timeout=min(left, _STOP_CHECK_SECONDS), stop_after=1):
+                return

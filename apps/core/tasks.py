@@ -15,7 +15,7 @@ def prune_idempotency_keys_task() -> int:
 
 @shared_task(ignore_result=True, acks_late=True)
 def relay_outbox_task() -> int:
-    """Publish pending outbox events (kicked on commit, and by beat as a safety net)."""
+    """Publish pending outbox events (beat's safety net behind the workers' relay loops)."""
     from .relay import relay_outbox
 
     try:

@@ -255,9 +255,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.bookings.tasks.sweep_expired_reservations",
         "schedule": env.float("SWEEP_INTERVAL_SECONDS", default=1.0),
     },
+    # A safety net: each worker's relay loop publishes as rows commit (OUTBOX_RELAY_IDLE_SECONDS).
     "relay-outbox": {
         "task": "apps.core.tasks.relay_outbox_task",
-        "schedule": env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=2.0),
+        "schedule": env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=10.0),
     },
     "prune-outbox": {"task": "apps.core.tasks.prune_outbox_task", "schedule": 3600.0},
     "prune-idempotency-keys": {
@@ -300,6 +301,8 @@ EVENTS_BROKER_URL = env.str("EVENTS_BROKER_URL", default=CELERY_BROKER_URL)
 EVENTS_EXCHANGE = "cinema.events"
 EVENTS_BROKER_TIMEOUT_SECONDS = env.float("EVENTS_BROKER_TIMEOUT_SECONDS", default=3.0)
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
+# The workers' relay loops publish on each commit's notification, and look at least this often.
+OUTBOX_RELAY_IDLE_SECONDS = env.float("OUTBOX_RELAY_IDLE_SECONDS", default=1.0)
 OUTBOX_RETENTION = timedelta(days=env.int("OUTBOX_RETENTION_DAYS", default=7))
 # Consumers started by the Celery worker, each on its own queue bound to cinema.events.
 EVENT_CONSUMERS = env.list(

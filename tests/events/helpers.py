@@ -43,6 +43,20 @@ def wait_until(
         time.sleep(interval)
 
 
+def wait_all_published(*, timeout: float = 20) -> None:
+    """Until every outbox row is published: by a running worker's relay loop, or by the relay
+    this runs itself (whichever takes a row first; the other skips it)."""
+    from apps.core.models import OutboxEvent
+    from apps.core.relay import relay_outbox
+
+    relay_outbox()
+    wait_until(
+        lambda: not OutboxEvent.objects.filter(published_at__isnull=True).exists(),
+        timeout=timeout,
+        what="the outbox to be published",
+    )
+
+
 def all_queue_names(consumer: EventConsumer) -> list[str]:
     main = consumer.queue_name
     return [main, retry_name(main), dlq_name(main)]

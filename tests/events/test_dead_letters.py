@@ -12,7 +12,6 @@ from django.core.management import CommandError, call_command
 from apps.bookings import services as booking_services
 from apps.core.dead_letters import list_dead_letters
 from apps.core.models import OutboxEvent, ProcessedEvent
-from apps.core.relay import relay_outbox
 from tests.events.failing_consumer import (
     FAIL_FLAG,
     FlakyConsumer,
@@ -20,7 +19,7 @@ from tests.events.failing_consumer import (
     processed_ids,
     store,
 )
-from tests.events.helpers import consumer_worker, peek, queue_state, wait_until
+from tests.events.helpers import consumer_worker, peek, queue_state, wait_all_published, wait_until
 from tests.factories import UserFactory, make_session
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -57,7 +56,7 @@ def _failed_reservation_event() -> OutboxEvent:
     event = OutboxEvent.objects.get(
         type="reservation.created", data__reservation_id=str(reservation.id)
     )
-    assert relay_outbox() >= 1
+    wait_all_published()
     return event
 
 

@@ -37,7 +37,7 @@ def listener(settings):
 
 @pytest.fixture
 def celery_broker_down():
-    """Point the Celery app (expiry tasks, relay kicks) at a dead broker for one test."""
+    """Point the Celery app (expiry tasks) at a dead broker for one test."""
     from cinema.celery import app
 
     def reset_pools() -> None:
@@ -52,7 +52,6 @@ def celery_broker_down():
     yield
     app.conf.broker_url = live
     reset_pools()
-    events._kicks_paused_until = 0.0  # the broker is back: let the next request kick again
 
 
 def _scripted_story():

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from apps.core import events
 from apps.core.broker import events_connection
 from tests.conftest import point_cache_at
 from tests.events.helpers import delete_queues, events_listener, purge_queues
@@ -17,15 +16,6 @@ from tests.faults.redis_server import RedisServer
 from tests.faults.workers import CONSUMERS
 
 RABBITMQ_PORT = 5672
-
-
-@pytest.fixture(autouse=True)
-def _no_relay_kicks_to_the_shared_queue(monkeypatch):
-    """The relay kick after each commit goes to Celery's default task queue, which test runs
-    share on this RabbitMQ and no worker of ours drains: pause kicks in this process, as the
-    app itself does after a failed one. The tests relay explicitly (beat's job in production);
-    a test that observes kicks turns them back on."""
-    monkeypatch.setattr(events, "_kicks_paused_until", float("inf"))
 
 
 @pytest.fixture
@@ -50,7 +40,7 @@ def _reset_celery_pools(app) -> None:
 @pytest.fixture
 def broker_proxy(settings) -> Iterator[TcpProxy]:
     """A TCP proxy in front of the shared RabbitMQ; the relay (EVENTS_BROKER_URL) and this
-    process's Celery app (relay kicks) go through it. `proxy.stop()` = broker down for the app."""
+    process's Celery app go through it. `proxy.stop()` = broker down for the app."""
     from cinema.celery import app
 
     proxy = TcpProxy(RABBITMQ_PORT).start()

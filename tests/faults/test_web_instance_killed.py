@@ -66,7 +66,7 @@ def test_web_instance_killed_mid_burst_the_other_serves_and_no_hold_outlives_its
                     gunicorn(
                         free_port(),
                         new_session=True,
-                        # Their relay kicks go to a queue of this test, deleted afterwards.
+                        # Tasks they queue go to a queue of this test, deleted afterwards.
                         DJANGO_SETTINGS_MODULE="tests.faults.settings",
                         CELERY_TASK_DEFAULT_QUEUE=task_queue,
                     ),

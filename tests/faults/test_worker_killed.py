@@ -16,10 +16,9 @@ from apps.bookings import services
 from apps.bookings.models import Reservation, ReservationSeat
 from apps.core import events
 from apps.core.models import OutboxEvent, ProcessedEvent
-from apps.core.relay import relay_outbox
 from apps.sessions.selectors import seat_map
 from apps.stats.models import SessionStats
-from tests.events.helpers import distinct_session_ids, queue_state, wait_until
+from tests.events.helpers import distinct_session_ids, queue_state, wait_all_published, wait_until
 from tests.factories import UserFactory, make_session
 from tests.faults.workers import EXPIRY, STATS, fault_worker
 from tests.processes import kill_group
@@ -55,7 +54,7 @@ def test_worker_killed_with_pending_eta_tasks_every_hold_expires_once(settings, 
             assert response.status_code == 201, response.content
             ids.append(response.json()["id"])
         deadline = min(Reservation.objects.filter(pk__in=ids).values_list("expires_at", flat=True))
-        assert relay_outbox() >= HOLDS
+        wait_all_published()
         created = _ids(events.RESERVATION_CREATED)
 
         # The worker scheduled every expiry (the scheduler recorded each event) and took the
@@ -85,7 +84,7 @@ def test_worker_killed_with_pending_eta_tasks_every_hold_expires_once(settings, 
         )
         # The sweeper (the safety net) finds nothing left to do.
         assert services.expire_overdue_reservations() == 0
-        # The new worker's relay kicks publish the expiries; the statistics take every event.
+        # The new worker's relay loop publishes the expiries; the statistics take every event.
         stats_events = len(_ids(events.RESERVATION_CREATED, ids)) + len(
             _ids(events.RESERVATION_EXPIRED, ids)
         )

@@ -19,8 +19,8 @@ CONSUMERS = (EXPIRY, STATS)
 
 @contextmanager
 def fault_worker(task_queue: str, **env: str) -> Iterator:
-    """A worker of this test alone, yielded once it consumes: its tasks (expiry ETAs, relay
-    kicks) go to `task_queue` (see tests/faults/settings.py), its event consumers use this run's
+    """A worker of this test alone, yielded once it consumes: its tasks (expiry ETAs) go to
+    `task_queue` (see tests/faults/settings.py), its event consumers use this run's
     prefixed queues; it leads its own process group, so `kill_group` can SIGKILL it whole."""
     paths = ",".join(f"{type(c).__module__}.{type(c).__qualname__}" for c in CONSUMERS)
     with celery_worker(
