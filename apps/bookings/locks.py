@@ -19,12 +19,14 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
 from apps.core.locking import set_lock_timeout
-from apps.sessions.models import SessionSeat
+from apps.rooms.models import Seat
+from apps.sessions.models import Session, SessionSeat
 
 from .models import Reservation
 
@@ -120,19 +122,52 @@ def release_seat_keys(*, session_id: int, seat_ids: Iterable[int], owner: uuid.U
         logger.warning("could not release seat keys of %s: %s", owner, exc)
 
 
+# One statement, without the ORM's query compiler: this runs for every hold of a rush.
+_LOCK_SEATS_SQL = """
+SELECT ss.id, ss.seat_id, seat.label, s.status, s.starts_at, s.ends_at, s.price,
+       s.movie_id, s.room_id
+FROM {session_seat} ss
+JOIN {seat} seat ON seat.id = ss.seat_id
+JOIN {session} s ON s.id = ss.session_id
+WHERE ss.session_id = %s AND ss.id = ANY(%s)
+ORDER BY ss.id
+FOR UPDATE OF ss
+"""
+
+
 def lock_session_seats(*, session_id: int, seat_ids: list[int]) -> list[SessionSeat]:
     """Lock the given seats of the session in primary-key order, waiting at most the lock timeout.
 
     Must run inside a transaction. Seats that are not of the session are simply not returned.
-    Each seat comes with its session row as it is now (not locked).
+    Each seat comes with its seat (label) and its session row as it is now (not locked).
     """
     set_lock_timeout(settings.LOCK_TIMEOUT_SECONDS)
-    return list(
-        SessionSeat.objects.filter(session_id=session_id, id__in=seat_ids)
-        .select_related("seat", "session")
-        .order_by("id")
-        .select_for_update(of=("self",))
+    sql = _LOCK_SEATS_SQL.format(
+        session_seat=SessionSeat._meta.db_table,
+        seat=Seat._meta.db_table,
+        session=Session._meta.db_table,
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [session_id, list(seat_ids)])
+        rows = cursor.fetchall()
+    if not rows:
+        return []
+    _, _, _, status, starts_at, ends_at, price, movie_id, room_id = rows[0]
+    session = Session(
+        id=session_id,
+        movie_id=movie_id,
+        room_id=room_id,
+        status=status,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        price=price,
+    )
+    seats = []
+    for seat_id, room_seat_id, label, *_ in rows:
+        seat = SessionSeat(id=seat_id, session=session, seat=Seat(id=room_seat_id, label=label))
+        seat._state.adding = False  # a row read from the table, as the ORM would mark it
+        seats.append(seat)
+    return seats
 
 
 def lock_reservations(ids: Iterable[uuid.UUID]) -> QuerySet[Reservation]:

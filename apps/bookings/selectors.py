@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -40,6 +41,33 @@ def seat_statuses(session: Session) -> tuple[dict[int, str], datetime | None]:
             statuses[seat_id] = "held"
             next_expiry = expires_at if next_expiry is None else min(next_expiry, expires_at)
     return statuses, next_expiry
+
+
+# Runs inside every reservation transaction: one statement, without the ORM's query compiler.
+_ACTIVE_HOLDS_SQL = """
+SELECT rs.session_seat_id, r.id, r.status, r.expires_at
+FROM {reservation_seat} rs
+JOIN {reservation} r ON r.id = rs.reservation_id
+WHERE rs.session_seat_id = ANY(%s) AND rs.is_active
+"""
+
+
+def active_holds_on(seat_ids: list[int]) -> list[ReservationSeat]:
+    """The active reserved seats among these session seats, each with its reservation's id,
+    status and deadline (enough for `Reservation.is_overdue`)."""
+    sql = _ACTIVE_HOLDS_SQL.format(
+        reservation_seat=ReservationSeat._meta.db_table, reservation=Reservation._meta.db_table
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(seat_ids)])
+        rows = cursor.fetchall()
+    return [
+        ReservationSeat(
+            session_seat_id=seat_id,
+            reservation=Reservation(id=reservation_id, status=status, expires_at=expires_at),
+        )
+        for seat_id, reservation_id, status, expires_at in rows
+    ]
 
 
 def effective_status(reservation: Reservation) -> str:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,7 +23,7 @@ from apps.sessions import seat_map_cache
 from apps.sessions import selectors as session_selectors
 from apps.sessions.models import Session
 
-from . import locks
+from . import locks, selectors
 from .errors import (
     ReservationAlreadyConfirmed,
     ReservationExpired,
@@ -132,11 +132,7 @@ def _announce_release(reservation: Reservation, status: str, seat_ids: list[int]
 
 def _free_overdue_holders(seat_ids: list[int], now: datetime) -> None:
     """Expire the overdue holds sitting on these seats; refuse if any seat is really taken."""
-    holders = list(
-        ReservationSeat.objects.filter(session_seat_id__in=seat_ids, is_active=True)
-        .select_related("reservation")
-        .only("session_seat_id", "reservation__status", "reservation__expires_at")
-    )
+    holders = selectors.active_holds_on(seat_ids)
     busy = [h.session_seat_id for h in holders if not h.reservation.is_overdue(now)]
     if busy:
         raise SeatsUnavailable(busy)
@@ -148,6 +144,46 @@ def _free_overdue_holders(seat_ids: list[int], now: datetime) -> None:
                 [h.session_seat_id for h in holders if h.reservation_id == reservation.id]
             )
         _close(reservation, Reservation.Status.EXPIRED, now)
+
+
+# The reservation and its seats in one statement, without the ORM's query compiler: this runs
+# for every hold of a rush.
+_INSERT_HOLD_SQL = """
+WITH reservation AS (
+  INSERT INTO {reservation} (id, user_id, session_id, status, expires_at, total, created_at)
+  VALUES (%s, %s, %s, %s, %s, %s, %s)
+  RETURNING id
+)
+INSERT INTO {reservation_seat} (reservation_id, session_seat_id, price, is_active)
+SELECT reservation.id, seat.id, %s, TRUE
+FROM reservation, unnest(%s::bigint[]) AS seat(id)
+RETURNING id, session_seat_id
+"""
+
+
+def _insert_hold(reservation: Reservation, seats: list[ReservationSeat]) -> None:
+    """Write a new reservation and its seats (ids filled in on the objects)."""
+    sql = _INSERT_HOLD_SQL.format(
+        reservation=Reservation._meta.db_table, reservation_seat=ReservationSeat._meta.db_table
+    )
+    params = [
+        reservation.id,
+        reservation.user_id,
+        reservation.session_id,
+        reservation.status,
+        reservation.expires_at,
+        reservation.total,
+        reservation.created_at,
+        seats[0].price,
+        [seat.session_seat_id for seat in seats],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = {session_seat_id: pk for pk, session_seat_id in cursor.fetchall()}
+    reservation._state.adding = False
+    for seat in seats:
+        seat.id = ids[seat.session_seat_id]
+        seat._state.adding = False
 
 
 def _reserve_in_database(
@@ -163,22 +199,25 @@ def _reserve_in_database(
         _check_open(session)
         now = timezone.now()
         _free_overdue_holders(seat_ids, now)
-        reservation = Reservation.objects.create(
+        reservation = Reservation(
             id=reservation_id,
             user=user,
             session=session,
+            status=Reservation.Status.PENDING,
             expires_at=now + timedelta(seconds=settings.RESERVATION_TTL_SECONDS),
             total=session.price * len(seats),
+            created_at=now,
         )
+        held = [
+            ReservationSeat(reservation=reservation, session_seat=seat, price=session.price)
+            for seat in seats
+        ]
         # The partial unique index is the last guard: even a bug above cannot double-hold a seat.
         # The error leaves the whole transaction, so no savepoint is needed around the insert.
         with constraint_errors(
             {ONE_ACTIVE_HOLD_PER_SEAT: lambda: SeatsUnavailable(seat_ids)}, savepoint=False
         ):
-            held = ReservationSeat.objects.bulk_create(
-                ReservationSeat(reservation=reservation, session_seat=seat, price=session.price)
-                for seat in seats
-            )
+            _insert_hold(reservation, held)
 
         def committed() -> None:
             locks.extend_seat_keys(

@@ -1,5 +1,5 @@
 -- The reservation transaction of apps/bookings/services.py (_reserve_in_database) for one seat,
--- statement for statement as Django sends it (captured with CaptureQueriesContext), for pgbench:
+-- statement for statement as the app sends it (captured with CaptureQueriesContext), for pgbench:
 -- the raw PostgreSQL ceiling of the reservation path. Not included: the reads before the
 -- transaction (session row, seat check), authentication, throttles and the Redis fast path.
 --
@@ -13,11 +13,8 @@
 \set sess :sess0 + :n / :per_session
 BEGIN;
 SELECT set_config('lock_timeout', '3000ms', true);
-SELECT "screenings_sessionseat"."id", "screenings_sessionseat"."session_id", "screenings_sessionseat"."seat_id", "rooms_seat"."id", "rooms_seat"."room_id", "rooms_seat"."row", "rooms_seat"."number", "rooms_seat"."label" FROM "screenings_sessionseat" INNER JOIN "rooms_seat" ON ("screenings_sessionseat"."seat_id" = "rooms_seat"."id") WHERE ("screenings_sessionseat"."id" IN (:seat) AND "screenings_sessionseat"."session_id" = :sess) ORDER BY "screenings_sessionseat"."id" ASC FOR UPDATE OF "screenings_sessionseat";
-SELECT "bookings_reservationseat"."id", "bookings_reservationseat"."reservation_id", "bookings_reservationseat"."session_seat_id", "bookings_reservation"."id", "bookings_reservation"."status", "bookings_reservation"."expires_at" FROM "bookings_reservationseat" INNER JOIN "bookings_reservation" ON ("bookings_reservationseat"."reservation_id" = "bookings_reservation"."id") WHERE ("bookings_reservationseat"."is_active" AND "bookings_reservationseat"."session_seat_id" IN (:seat)) ORDER BY "bookings_reservationseat"."session_seat_id" ASC;
-INSERT INTO "bookings_reservation" ("id", "user_id", "session_id", "status", "expires_at", "total", "created_at", "closed_at") VALUES (('00000000-0000-4000-8000-' || lpad(':n', 12, '0'))::uuid, :user_id, :sess, 'pending', now() + interval '30 seconds', 20.00, now(), NULL);
-SAVEPOINT "s1_x1";
-INSERT INTO "bookings_reservationseat" ("reservation_id", "session_seat_id", "price", "is_active") VALUES (('00000000-0000-4000-8000-' || lpad(':n', 12, '0'))::uuid, :seat, 20.00, true) RETURNING "bookings_reservationseat"."id";
-RELEASE SAVEPOINT "s1_x1";
+SELECT ss.id, ss.seat_id, seat.label, s.status, s.starts_at, s.ends_at, s.price, s.movie_id, s.room_id FROM screenings_sessionseat ss JOIN rooms_seat seat ON seat.id = ss.seat_id JOIN screenings_session s ON s.id = ss.session_id WHERE ss.session_id = :sess AND ss.id = ANY(ARRAY[:seat]::bigint[]) ORDER BY ss.id FOR UPDATE OF ss;
+SELECT rs.session_seat_id, r.id, r.status, r.expires_at FROM bookings_reservationseat rs JOIN bookings_reservation r ON r.id = rs.reservation_id WHERE rs.session_seat_id = ANY(ARRAY[:seat]::bigint[]) AND rs.is_active;
+WITH reservation AS (INSERT INTO bookings_reservation (id, user_id, session_id, status, expires_at, total, created_at) VALUES (('00000000-0000-4000-8000-' || lpad(':n', 12, '0'))::uuid, :user_id, :sess, 'pending', now() + interval '30 seconds', 20.00, now()) RETURNING id) INSERT INTO bookings_reservationseat (reservation_id, session_seat_id, price, is_active) SELECT reservation.id, seat.id, 20.00, TRUE FROM reservation, unnest(ARRAY[:seat]::bigint[]) AS seat(id) RETURNING id, session_seat_id;
 INSERT INTO "core_outboxevent" ("event_id", "type", "data", "occurred_at", "published_at", "request_id") VALUES (('00000000-0000-4000-9000-' || lpad(':n', 12, '0'))::uuid, 'reservation.created', ('{"reservation_id": "00000000-0000-4000-8000-' || lpad(':n', 12, '0') || '", "session_id": :sess, "user_id": :user_id, "seat_ids": [:seat], "expires_at": "' || (now() + interval '30 seconds') || '", "total": "20.00"}')::jsonb, now(), NULL, 'pgbench') RETURNING "core_outboxevent"."seq";
 COMMIT;
