@@ -303,6 +303,8 @@ EVENTS_BROKER_TIMEOUT_SECONDS = env.float("EVENTS_BROKER_TIMEOUT_SECONDS", defau
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
 # The workers' relay loops publish on each commit's notification, and look at least this often.
 OUTBOX_RELAY_IDLE_SECONDS = env.float("OUTBOX_RELAY_IDLE_SECONDS", default=1.0)
+# After a notification the loop waits this long for more commits before its pass.
+OUTBOX_RELAY_GATHER_SECONDS = env.float("OUTBOX_RELAY_GATHER_SECONDS", default=0.05)
 OUTBOX_RETENTION = timedelta(days=env.int("OUTBOX_RETENTION_DAYS", default=7))
 # Consumers started by the Celery worker, each on its own queue bound to cinema.events.
 EVENT_CONSUMERS = env.list(
