@@ -17,6 +17,10 @@ class ExpirySchedulerConsumer(EventConsumer):
 
     queue = "cinema.expiry-scheduler"
     event_types = (events.RESERVATION_CREATED,)
+    # One transaction per batch: under load the worker's event loop, which also fires the
+    # expiry tasks at their deadlines, must not spend itself on one commit per hold.
+    batch_size = 100
+    batch_interval_seconds = 0.1
 
     def handle(self, event: ReceivedEvent) -> None:
         schedule_expiry(
