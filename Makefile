@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 METRICS_DIR ?= /tmp/cinema-metrics
 METRICS_ENV = PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR)
 
-.PHONY: help install run web worker beat migrate seed messages static test lint format rush bench clean
+.PHONY: help install run web worker beat createdb migrate seed messages static test lint format rush bench clean
 
 help:
 	@echo "make run    - migrate, then serve the API, a Celery worker and beat on local services"
@@ -30,6 +30,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
+
+createdb:
+	$(PY) manage.py create_database
 
 migrate:
 	$(PY) manage.py migrate --noinput
@@ -57,7 +60,7 @@ worker:
 beat:
 	$(BIN)/celery -A cinema beat --loglevel=INFO --schedule=/tmp/cinema-celerybeat-schedule
 
-run: install migrate static
+run: install createdb migrate static
 	@echo "API:      http://127.0.0.1:8000/api/v1/  (second instance: http://127.0.0.1:8001)"
 	@echo "API docs: http://127.0.0.1:8000/api-docs"
 	@echo "Admin:    http://127.0.0.1:8000/admin/"
