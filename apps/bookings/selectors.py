@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -77,8 +77,9 @@ def effective_status(reservation: Reservation) -> str:
 
 
 def reservation_queryset() -> QuerySet[Reservation]:
+    """Reservations with their seats and labels: two queries, whatever the number of seats."""
     return Reservation.objects.prefetch_related(
-        "seats__session_seat__seat",
+        Prefetch("seats", queryset=ReservationSeat.objects.select_related("session_seat__seat"))
     )
 
 
