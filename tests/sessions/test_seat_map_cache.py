@@ -117,7 +117,9 @@ def test_a_cached_hold_reads_as_free_from_its_deadline_on(settings):
     url = f"/api/v1/sessions/{session.id}/seats"
 
     samples = []
-    while timezone.now() < deadline + timezone.timedelta(milliseconds=300):
+    # Until a few requests went out after the deadline (a slow machine may stall one of them).
+    give_up = deadline + timezone.timedelta(seconds=10)
+    while sum(1 for sent, _, _ in samples if sent >= deadline) < 5 and timezone.now() < give_up:
         sent = timezone.now()
         status = _status_of(client.get(url).json(), seat)
         samples.append((sent, timezone.now(), status))
