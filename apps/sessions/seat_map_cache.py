@@ -54,19 +54,22 @@ class Cached:
     version: bytes | None  # the version read, to store a fresh map under; None: do not store
 
 
-def read(session_id: int) -> Cached:
-    version_key, body_key = _keys(session_id)
-    try:
-        version, entry = get_redis_connection("default").mget(version_key, body_key)
-    except RedisError as exc:
-        logger.warning("seat map cache unavailable: %s", exc)
-        return Cached(body=None, version=None)
+def _current(version: bytes | None, entry: bytes | None) -> Cached:
+    """What the version key and the entry (`<version>|<body>`) read together say."""
     version = version or b"0"
     if entry:
         entry_version, _, body = entry.partition(b"|")
         if entry_version == version:
             return Cached(body=body, version=version)
     return Cached(body=None, version=version)
+
+
+def read(session_id: int) -> Cached:
+    try:
+        return _current(*get_redis_connection("default").mget(*_keys(session_id)))
+    except RedisError as exc:
+        logger.warning("seat map cache unavailable: %s", exc)
+        return Cached(body=None, version=None)
 
 
 def claim_build(session_id: int, cached: Cached) -> bool:
@@ -86,22 +89,21 @@ def claim_build(session_id: int, cached: Cached) -> bool:
 def wait_for_build(session_id: int, cached: Cached) -> bytes | None:
     """The map another reader is building for this version, or None if it does not come in
     time or a newer write made it pointless."""
+    keys = (*_keys(session_id), _build_key(session_id, cached.version))
     deadline = time.monotonic() + _BUILD_WAIT_SECONDS
     attempt = 0
     while time.monotonic() < deadline:
         time.sleep(_POLL_SECONDS[min(attempt, len(_POLL_SECONDS) - 1)])
         attempt += 1
-        version_key, body_key = _keys(session_id)
         try:
-            version, entry, building = get_redis_connection("default").mget(
-                version_key, body_key, _build_key(session_id, cached.version)
-            )
+            version, entry, building = get_redis_connection("default").mget(*keys)
         except RedisError:
             return None
-        if (version or b"0") != cached.version:
+        now = _current(version, entry)
+        if now.version != cached.version:
             return None  # a newer write: this version's map is of no use
-        if entry and entry.partition(b"|")[0] == cached.version:
-            return entry.partition(b"|")[2]
+        if now.body is not None:
+            return now.body
         if not building:
             return None  # the builder stored nothing (no such session) or failed
     return None
