@@ -17,9 +17,10 @@ import threading
 import time
 from datetime import datetime, timedelta
 
+import psycopg
 import structlog
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from kombu import Connection, Producer
 
@@ -69,9 +70,9 @@ def _publish_batch(producer: Producer, batch_size: int) -> int:
     return len(batch)
 
 
-def _producer(connection: Connection) -> Producer:
-    connection.ensure_connection(max_retries=1)
-    channel = connection.channel()
+def _producer(broker: Connection) -> Producer:
+    broker.ensure_connection(max_retries=1)
+    channel = broker.channel()
     events_exchange(channel).declare()
     return Producer(channel)
 
@@ -81,8 +82,8 @@ def relay_outbox(*, batch_size: int | None = None, producer: Producer | None = N
     unreachable (the rows stay pending for the next run). Without a producer it opens (and
     closes) a connection of its own."""
     if producer is None:
-        with events_connection() as connection:
-            return relay_outbox(batch_size=batch_size, producer=_producer(connection))
+        with events_connection() as broker:
+            return relay_outbox(batch_size=batch_size, producer=_producer(broker))
     batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
     published = 0
     try:
@@ -130,16 +131,12 @@ class RelayLoop:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        from django.db import connection
-
         try:
             self._loop()
         finally:
             connection.close()  # this thread's own database connection
 
     def _loop(self) -> None:
-        from django.db import connection
-
         while not self._stop.is_set():
             try:
                 with self._listener() as listener, events_connection() as broker:
@@ -153,10 +150,7 @@ class RelayLoop:
                 self._stop.wait(settings.OUTBOX_RELAY_IDLE_SECONDS)
 
     @staticmethod
-    def _listener():
-        import psycopg
-        from django.db import connections
-
+    def _listener() -> psycopg.Connection:
         params = connections["default"].get_connection_params()
         listener = psycopg.connect(**params, autocommit=True)
         listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
