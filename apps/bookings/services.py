@@ -72,7 +72,9 @@ def _check_seats_belong(seat_ids: list[int], found: set[int]) -> None:
         )
 
 
-def _release_keys_on_commit(reservation: Reservation, seat_ids: list[int]) -> None:
+def _release_on_commit(reservation: Reservation, seat_ids: list[int]) -> None:
+    """Once committed: give the seat keys back and tell the seat-map cache the map changed."""
+
     def release() -> None:
         locks.release_seat_keys(
             session_id=reservation.session_id, seat_ids=seat_ids, owner=reservation.id
@@ -95,7 +97,7 @@ def _close(reservation: Reservation, status: str, now: datetime) -> list[int]:
             is_active=False
         )
         _announce_release(reservation, status, seat_ids)
-    _release_keys_on_commit(reservation, seat_ids)
+    _release_on_commit(reservation, seat_ids)
     metrics.RESERVATIONS.labels(outcome=status).inc()
     logger.info(
         f"reservation_{status}",
