@@ -194,3 +194,23 @@ def wait_outbox_drained(timeout: float = 60.0) -> int:
     if pending:
         log(f"outbox: {pending} events still unpublished after {timeout:.0f} s")
     return pending
+
+
+def wait_quiet(timeout: float = 60.0) -> float:
+    """Until every hold made so far has been paid, cancelled or expired and recorded, and its
+    events published: the next scenario then runs alone, not beside the expiry of the last
+    one's holds (measured on its own by the expiry probe). Returns the seconds waited."""
+    from apps.bookings.models import Reservation
+    from apps.core.models import OutboxEvent
+
+    started = time.monotonic()
+    deadline = started + timeout
+    while time.monotonic() < deadline:
+        pending = Reservation.objects.filter(status=Reservation.Status.PENDING).count()
+        unpublished = OutboxEvent.objects.filter(published_at__isnull=True).count()
+        if not pending and not unpublished:
+            break
+        time.sleep(0.5)
+    else:
+        log(f"after {timeout:.0f} s: {pending} holds pending, {unpublished} events unpublished")
+    return time.monotonic() - started

@@ -29,7 +29,8 @@ class BenchData:
     events_cpu: dict | None = None
 
 
-CPU_COLUMNS = ("machine", "client", "app", "services", "other")
+CPU_COLUMNS = ("machine", "client", "web", "worker", "services", "other")
+SCENARIOS = ("a", "b", "c", "d", "e")
 
 
 def _f(value: float | None, digits: int = 1) -> str:
@@ -59,7 +60,7 @@ def _check(check: dict | None) -> str:
 
 def scenario_tables(data: BenchData) -> list[str]:
     lines: list[str] = []
-    for key in ("a", "b", "c", "d"):
+    for key in SCENARIOS:
         stats = data.levels.get(key)
         if not stats:
             continue
@@ -120,6 +121,12 @@ def scenario_tables(data: BenchData) -> list[str]:
             notes.append(
                 "Latency of a flow = reservation + payment; flows/s counts flows whose payment "
                 "answered 201."
+            )
+        if key == "e":
+            notes.append(
+                "A view that returns a constant, behind the same gunicorn instances and the same "
+                "middleware (request id, logging, metrics, sessions, locale); no authentication, "
+                "throttle or query. No endpoint can be answered faster than this."
             )
         if notes:
             lines += [""] + [f"- {note}" for note in notes]
@@ -226,46 +233,68 @@ def targets(data: BenchData) -> list[tuple[str, str, str]]:
     return out
 
 
+def _rate(stats: LevelStats) -> float:
+    return stats.answered if stats.scenario == "b" else stats.throughput
+
+
 def bounds(data: BenchData) -> list[str]:
-    """For the throughput targets: what they would cost, from this run's own figures."""
+    """For the throughput and latency targets: what they require and what this run's own
+    figures say they would cost."""
     nproc = data.machine["nproc"]
+    # scenario: (clients, throughput target, the strictest latency target in ms, unit)
     wanted = {
-        "a": (32, 0.25 * data.pgbench.tps if data.pgbench else None, "reservations"),
-        "b": (64, None, "answers"),
-        "c": (32, 1500.0, "reads"),
+        "a": (32, 0.25 * data.pgbench.tps if data.pgbench else None, 100.0, "reservations"),
+        "b": (64, None, 20.0, "answers"),
+        "c": (32, 1500.0, 50.0, "reads"),
     }
     lines = []
-    for key, (clients, target_rate, unit) in wanted.items():
+    for key, (clients, target_rate, latency_ms, unit) in wanted.items():
         level = _level(data, key, clients)
         cpu = level.extra.get("cpu") if level else None
         if not level or not cpu:
             continue
-        rate = level.answered if key == "b" else level.throughput
+        rate = _rate(level)
         if not rate:
             continue
         per_op = cpu["app"] * 1000 / rate
         queue_ms = clients / rate * 1000
+        needed = clients / (latency_ms / 1000)
         line = (
             f"({key}) at {clients} clients: {rate:.0f} {unit}/s, each costing the app "
-            f"{per_op:.1f} ms of CPU; the app had {cpu['app']:.2f} of {nproc} cores (the load "
-            f"generator {cpu['client']:.2f}, PostgreSQL/Redis/RabbitMQ {cpu['services']:.2f}), "
-            f"so the machine was saturated and {clients} clients queue for "
-            f"{clients} / {rate:.0f}/s = {queue_ms:.0f} ms on average (Little's law): p99 "
-            "follows that queue, not the work of one request."
+            f"{per_op:.1f} ms of CPU ({cpu['web'] * 1000 / rate:.1f} ms web, "
+            f"{cpu['worker'] * 1000 / rate:.1f} ms worker); the app had {cpu['app']:.2f} of "
+            f"{nproc} cores (the load generator {cpu['client']:.2f}, "
+            f"PostgreSQL/Redis/RabbitMQ {cpu['services']:.2f}), so the machine was saturated "
+            f"and {clients} clients queue for {clients} / {rate:.0f}/s = {queue_ms:.0f} ms on "
+            f"average (Little's law): p99 follows that queue, not the work of one request. "
+            f"The same law sets what the latency target needs: {clients} closed-loop clients "
+            f"see a mean latency under {latency_ms:.0f} ms only above {clients} / "
+            f"{latency_ms / 1000:g} s = {needed:.0f} {unit}/s."
         )
         if target_rate:
             line += (
                 f" {target_rate:.0f} {unit}/s at this cost would take "
                 f"{target_rate * per_op / 1000:.1f} cores of app CPU alone."
             )
+        ceiling = _level(data, "e", clients)
+        if ceiling and ceiling.throughput:
+            need = max(needed, target_rate or 0)
+            verdict = "above" if need > ceiling.throughput else "below"
+            line += (
+                f" The stack answers at most {ceiling.throughput:.0f} empty requests/s at "
+                f"{clients} clients (e): the {need:.0f} {unit}/s needed is {verdict} what it "
+                "can serve for a request that does nothing."
+            )
         lines.append(line)
     if lines and data.pgbench:
         lines.append(
             f"PostgreSQL is not the bound: it runs the same reservation transaction at "
             f"{data.pgbench.tps:.0f} tps (pgbench, above). The bound is Python CPU per request "
-            "(Django, DRF, the ORM where it remains, the worker's event work), measured by "
-            "profiling (py-spy, pyinstrument) and reduced where it could be without giving up "
-            "a guarantee; see the README's benchmark section for what was done and what is left."
+            "(the WSGI server and Django's request cycle, which (e) measures alone; then DRF, "
+            "authentication, throttles, the ORM where it remains, and the worker's event "
+            "work), measured by profiling (py-spy, pyinstrument) and reduced where it could be "
+            "without giving up a guarantee; see the README's benchmark section for what was "
+            "done and what is left."
         )
     return lines
 
@@ -307,6 +336,11 @@ def render(data: BenchData) -> str:
         f"clients alternating between the two instances; {c['seconds']} s per level, levels "
         f"{c['levels']}; one user (session token) per client. Warm-up: {c['warmup_seconds']} s "
         f"of reservations and payments on the seat-map session ({c['warmup']}).",
+        "- Load generator: Python threads on http.client (a fraction of a millisecond of CPU "
+        "per request; see the client column of CPU use).",
+        "- Each scenario starts once every earlier hold has closed (expired, paid or cancelled) "
+        "and its events are published, so that it does not share the machine with the expiry "
+        f"of the previous one's holds; waited: {c.get('quiet', 'n/a')}.",
         "",
         "## Results",
     ]
@@ -380,25 +414,31 @@ def render(data: BenchData) -> str:
 
     lines += ["", "### CPU use during each run (cores, of " + data.machine["nproc"] + ")", ""]
     rows = []
-    for key in ("a", "b", "c", "d"):
+    for key in SCENARIOS:
         for s in data.levels.get(key, []):
             cpu = s.extra.get("cpu")
             if cpu:
-                rate = s.answered if key == "b" else s.throughput
-                per_op = cpu["app"] * 1000 / rate if rate else None
+                rate = _rate(s)
+                per_op = [cpu[k] * 1000 / rate if rate else None for k in ("web", "worker")]
                 rows.append(
-                    [f"({key}) {s.clients}", *(_f(cpu[k], 2) for k in CPU_COLUMNS), _f(per_op)]
+                    [
+                        f"({key}) {s.clients}",
+                        *(_f(cpu[k], 2) for k in CPU_COLUMNS),
+                        *(_f(v) for v in per_op),
+                    ]
                 )
     if data.events_cpu:
-        rows.append(["events run", *(_f(data.events_cpu[k], 2) for k in CPU_COLUMNS), "n/a"])
-    lines += _table(["run", *CPU_COLUMNS, "app CPU ms per op"], rows)
+        rows.append(["events run", *(_f(data.events_cpu[k], 2) for k in CPU_COLUMNS), "n/a", "n/a"])
+    lines += _table(["run", *CPU_COLUMNS, "web ms per op", "worker ms per op"], rows)
     lines += [
         "",
         "- machine: all CPUs busy (from /proc/stat); client: the load generator and the events "
-        "probe; app: the gunicorn instances, the Celery worker and beat; services: "
-        "PostgreSQL, Redis, RabbitMQ (shared with other users of the machine); other: every "
-        "other process, which the benchmark does not control. From /proc, approximate. App "
-        "CPU per op = app cores / throughput (the op of the scenario's throughput column).",
+        "probe; web: the gunicorn instances; worker: the Celery worker (event consumers, the "
+        "outbox relay, expiry tasks) and beat; services: PostgreSQL, Redis, RabbitMQ (shared "
+        "with other users of the machine); other: every other process, which the benchmark "
+        "does not control. From /proc, approximate. CPU per op = cores / throughput (the op "
+        "of the scenario's throughput column); the worker's share is the event work the "
+        "operations cause (and, in later runs, the expiry of earlier runs' holds).",
         f"- Load average before the run {data.machine.get('loadavg', '?')}, after it "
         f"{data.loadavg_after}.",
     ]

@@ -11,7 +11,9 @@ bench/latency.png and prints the report. It reports figures and never fails on a
    the events exchange (tests/bench/events_probe.py). A warm-up fills the seat-map session.
 4. A short run with the expiry probe and the event latency measurement.
 5. Scenarios (a) uncontended reservations, (b) ticket rush, (c) seat-map reads, (d) reserve then
-   pay, each at every level of BENCH_LEVELS for BENCH_SECONDS.
+   pay, (e) empty requests (the stack's ceiling), each at every level of BENCH_LEVELS for
+   BENCH_SECONDS; each starts once the holds made before it have closed (expired, paid or
+   cancelled) and their events are out.
 6. Everything it started is stopped, also on Ctrl-C or an error.
 
 Environment: BENCH_SECONDS (8), BENCH_LEVELS (8,32,64), BENCH_EVENT_SECONDS (6),
@@ -47,6 +49,8 @@ from .harness import (
 
 BIN = Path(sys.executable).parent
 WARMUP_SECONDS = float(os.environ.get("BENCH_WARMUP_SECONDS", "5"))
+# A hold lives 30 s; the wait before a scenario ends once the last ones have expired.
+QUIET_TIMEOUT_SECONDS = 45.0
 
 
 def start_stack(stack: harness.Stack, events_file: Path) -> None:
@@ -146,7 +150,7 @@ def main() -> None:
     events_file = WORK_DIR / "events.jsonl"
     stack = harness.Stack()
     harness.cpu_monitor = harness.CpuMonitor(stack)
-    levels: dict[str, list] = {key: [] for key in "abcd"}
+    levels: dict[str, list] = {key: [] for key in "abcde"}
     double_sell: dict[str, dict] = {}
     events_by_level = {}
     try:
@@ -181,7 +185,10 @@ def main() -> None:
         pool_a = harness.SeatPool(fixtures, "a")
         pool_d = harness.SeatPool(fixtures, "d")
         fastest = {"a": pg.tps, "d": pg.tps}
-        for key in "abcd":
+        quiet: dict[str, float] = {}
+        for key in "abcde":
+            quiet[key] = probes.wait_quiet(QUIET_TIMEOUT_SECONDS)
+            log(f"({key}): started after {quiet[key]:.0f} s waiting for earlier holds to close")
             for level in LEVELS:
                 time.sleep(1)
                 if key == "a":
@@ -192,6 +199,8 @@ def main() -> None:
                     stats = scenarios.rush(level, tokens, fixtures, SECONDS)
                 elif key == "c":
                     stats = scenarios.seat_map(level, tokens, read_session.id, SECONDS)
+                elif key == "e":
+                    stats = scenarios.empty_request(level, tokens, SECONDS)
                 else:
                     pool_d.top_up(int(fastest["d"] * SECONDS * 1.5) + 100)
                     stats = scenarios.reserve_and_pay(level, tokens, pool_d, SECONDS)
@@ -231,6 +240,7 @@ def main() -> None:
             "rush_round": f"{scenarios.RUSH_ROUND_SECONDS:g}",
             "warmup": ", ".join(f"{k}: {v}" for k, v in warmup.items()),
             "warmup_seconds": f"{WARMUP_SECONDS:g}",
+            "quiet": ", ".join(f"({k}) {v:.0f} s" for k, v in quiet.items()),
         },
         pgbench=pg,
         levels={key: value for key, value in levels.items() if value},

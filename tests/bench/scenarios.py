@@ -4,7 +4,9 @@
 (b) rush: every client hammers the same 4 seats of a fresh session (1 or 2 of them per
     request); the 4 seats move on every BENCH_RUSH_ROUND seconds, so each round starts a new race;
 (c) seat map: GET /api/v1/sessions/{id}/seats of a 1,040-seat session with held and sold seats;
-(d) reserve then pay: POST a reservation, then POST its payment with `tok_visa` (one flow).
+(d) reserve then pay: POST a reservation, then POST its payment with `tok_visa` (one flow);
+(e) empty request: GET /health, a view that does nothing, through the same server and middleware:
+    the most requests per second the stack can answer at all, which bounds the other four.
 """
 
 from __future__ import annotations
@@ -27,8 +29,15 @@ TITLES = {
     "b": "(b) Ticket rush (4 seats, all clients)",
     "c": "(c) Seat map reads (1,040 seats)",
     "d": "(d) Reserve then pay",
+    "e": "(e) Empty request (GET /health): the stack's ceiling",
 }
-UNITS = {"a": "reservations/s", "b": "requests/s", "c": "reads/s", "d": "flows/s"}
+UNITS = {
+    "a": "reservations/s",
+    "b": "requests/s",
+    "c": "reads/s",
+    "d": "flows/s",
+    "e": "requests/s",
+}
 
 
 @dataclass
@@ -158,8 +167,14 @@ def rush(level: int, tokens, fixtures: harness.Fixtures, seconds: float) -> Leve
 
 
 def seat_map(level: int, tokens, session_id: int, seconds: float) -> LevelStats:
-    path = f"/api/v1/sessions/{session_id}/seats"
+    return _reads("c", level, tokens, f"/api/v1/sessions/{session_id}/seats", seconds)
 
+
+def empty_request(level: int, tokens, seconds: float) -> LevelStats:
+    return _reads("e", level, tokens, "/health", seconds)
+
+
+def _reads(scenario: str, level: int, tokens, path: str, seconds: float) -> LevelStats:
     def operation(index: int, client: Client, recorder: Recorder) -> bool:
         started = time.perf_counter()
         status, _body, elapsed = client.call("GET", path)
@@ -171,7 +186,7 @@ def seat_map(level: int, tokens, session_id: int, seconds: float) -> LevelStats:
         run = harness.run_closed_loop(clients, seconds, operation)
     finally:
         _close(clients)
-    return summarize("c", run, "read", {200})
+    return summarize(scenario, run, "read", {200})
 
 
 def reserve_and_pay(level: int, tokens, pool: SeatPool, seconds: float) -> LevelStats:
