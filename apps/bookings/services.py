@@ -135,6 +135,8 @@ def _announce_release(reservation: Reservation, status: str, seat_ids: list[int]
 def _free_overdue_holders(seat_ids: list[int], now: datetime) -> None:
     """Expire the overdue holds sitting on these seats; refuse if any seat is really taken."""
     holders = selectors.active_holds_on(seat_ids)
+    if not holders:
+        return  # the common case: no query to build for the (empty) set of holders to lock
     busy = [h.session_seat_id for h in holders if not h.reservation.is_overdue(now)]
     if busy:
         raise SeatsUnavailable(busy)
