@@ -14,11 +14,22 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def expire_reservations(reservation_ids: list[str]) -> None:
+    """Runs at the latest deadline of a group of holds (ETA, see expiry_groups); each is a no-op
+    if it was paid, cancelled or already expired."""
+    early: dict[str, float] = {}
+    for reservation_id in reservation_ids:
+        outcome = services.reservation_expire(reservation_id=uuid.UUID(reservation_id))
+        if outcome.retry_in is not None:
+            early[reservation_id] = outcome.retry_in
+    if early:  # delivered early (clock skew): come back at the deadline
+        expire_reservations.apply_async(args=[list(early)], countdown=max(early.values()))
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def expire_reservation(reservation_id: str) -> None:
-    """Runs at the hold's deadline (ETA); a no-op if it was paid, cancelled or already expired."""
-    outcome = services.reservation_expire(reservation_id=uuid.UUID(reservation_id))
-    if outcome.retry_in is not None:  # delivered early (clock skew): come back at the deadline
-        expire_reservation.apply_async(args=[reservation_id], countdown=outcome.retry_in)
+    """One hold's expiry, as queued before holds were grouped: still honoured."""
+    expire_reservations([reservation_id])
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -30,12 +41,13 @@ def sweep_expired_reservations() -> int:
     return expired
 
 
-def schedule_expiry(*, reservation_id: uuid.UUID, eta: datetime, strict: bool = False) -> None:
-    """Queue the expiry task for the deadline. Unless `strict`, a broker failure is only logged:
-    the sweeper expires the hold instead, and reads treat it as free at the deadline anyway."""
+def schedule_expiry(*, reservation_ids: list[str], eta: datetime, strict: bool = False) -> None:
+    """Queue one expiry task for these holds at `eta`. Unless `strict`, a broker failure is only
+    logged: the sweeper expires the holds instead, and reads treat them as free at their
+    deadlines anyway."""
     try:
-        expire_reservation.apply_async(args=[str(reservation_id)], eta=eta, retry=False)
+        expire_reservations.apply_async(args=[reservation_ids], eta=eta, retry=False)
     except Exception as exc:  # the broker's failures come in many types
         if strict:
             raise
-        logger.warning("could not queue expiry of %s, the sweeper will: %s", reservation_id, exc)
+        logger.warning("could not queue expiry of %s, the sweeper will: %s", reservation_ids, exc)

@@ -282,6 +282,8 @@ DJANGO_STRUCTLOG_STATUS_4XX_LOG_LEVEL = logging.INFO
 
 # --- Product settings --------------------------------------------------------------------------
 RESERVATION_TTL_SECONDS = env.int("RESERVATION_TTL_SECONDS", default=30)
+# Holds whose deadlines fall this close share one expiry task (apps.bookings.expiry_groups).
+EXPIRY_GROUP_SECONDS = env.float("EXPIRY_GROUP_SECONDS", default=0.2)
 MAX_SEATS_PER_RESERVATION = env.int("MAX_SEATS_PER_RESERVATION", default=10)
 MIN_SEATS_PER_SESSION = 16
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)

@@ -78,6 +78,30 @@ def test_eta_task_in_a_real_worker_expires_the_hold(short_holds):
     assert _statuses(session, seats) == ["available", "available"]
 
 
+def test_holds_made_together_share_expiry_tasks_and_none_expires_early(short_holds):
+    """A burst of holds lands in one consumer batch: their tasks are grouped by deadline (see
+    expiry_groups), and each hold is still recorded expired at or after its own deadline."""
+    with celery_worker(RESERVATION_TTL_SECONDS=str(TTL)):
+        session = make_session()
+        seats = list(session.seats.order_by("id").values_list("id", flat=True)[:6])
+        ids = []
+        for seat in seats:
+            client = APIClient()
+            client.force_authenticate(UserFactory())
+            response = client.post("/api/v1/reservations", {"session": session.id, "seats": [seat]})
+            assert response.status_code == 201, response.content
+            ids.append(response.json()["id"])
+        done = _wait_for(
+            lambda: Reservation.objects.filter(pk__in=ids, status="expired").count() == len(ids),
+            timeout=30,
+        )
+
+    assert done, "the worker did not expire every hold of the burst"
+    for reservation in Reservation.objects.filter(pk__in=ids):
+        assert reservation.closed_at >= reservation.expires_at
+    assert not ReservationSeat.objects.filter(reservation_id__in=ids, is_active=True).exists()
+
+
 def test_sweeper_expires_what_no_worker_ran(short_holds):
     holds = [_hold_two_seats() for _ in range(3)]
     time.sleep(TTL + 0.2)

@@ -72,9 +72,11 @@ def test_worker_killed_with_pending_eta_tasks_every_hold_expires_once(settings, 
         kill_group(first)
         killed_at = timezone.now()
 
-    # Nothing ran the expiry; the tasks the dead worker held are back in the queue.
+    # Nothing ran the expiry; the tasks the dead worker held are back in the queue (one per group
+    # of close deadlines: see expiry_groups). The new worker runs no sweeper, so only they can
+    # expire the holds below.
     assert set(Reservation.objects.values_list("status", flat=True)) == {"pending"}
-    wait_until(lambda: queue_state(task_queue)[0] >= HOLDS, timeout=5, what="the tasks requeued")
+    wait_until(lambda: queue_state(task_queue)[0] >= 1, timeout=5, what="the tasks requeued")
 
     with fault_worker(task_queue):
         wait_until(
