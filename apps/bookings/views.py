@@ -9,22 +9,12 @@ from rest_framework.views import APIView
 
 from apps.core.idempotency import idempotent
 from apps.core.openapi import IDEMPOTENCY_KEY_HEADER, problems
-from apps.core.throttling import (
-    AnonRateThrottle,
-    ReservationIPThrottle,
-    ReservationUserThrottle,
-    UserRateThrottle,
-)
+from apps.core.throttling import ReservationRateLimits
 
 from . import selectors, services
 from .serializers import ReservationInputSerializer, ReservationOutputSerializer
 
-RESERVATION_THROTTLES = [
-    AnonRateThrottle,
-    UserRateThrottle,
-    ReservationUserThrottle,
-    ReservationIPThrottle,
-]
+RESERVATION_THROTTLES = [ReservationRateLimits]
 
 
 def _output(reservation_id: uuid.UUID, user) -> dict:

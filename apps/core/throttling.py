@@ -3,14 +3,17 @@
 DRF's throttles copy their rates when the class is defined; these look them up on each request.
 DRF also reads a client's request log, decides and writes it back in three steps, so a burst of
 simultaneous requests all read the same log and overshoot the limit; here one Lua script counts
-and records a request atomically in Redis. With Redis down requests pass (as the cache would).
+and records a request atomically in Redis. A view's limits (per user, per IP, per scope) are
+checked together in that one script, one round trip per request however many apply, and a
+request refused by one of them is counted by none. With Redis down requests pass (as the cache
+would).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from django.core.cache import cache
 from django_redis import get_redis_connection
@@ -26,16 +29,27 @@ if TYPE_CHECKING:  # DRF imports this module while building APIView
 
 logger = logging.getLogger(__name__)
 
-# KEYS[1]: one client's request log, a sorted set of request times. ARGV: now, window (s), limit,
-# a unique member. Drops the times out of the window, then counts and records in one step.
-# Returns nothing when the request may pass, else the time of the oldest request in the window.
+# KEYS: one request log per limit, each a sorted set of request times. ARGV: now, a unique
+# member, then the window (s) and the limit of each key in turn. Drops the times out of each
+# window; if any log is full, returns how long until its oldest request leaves the window (the
+# longest such wait) and records nothing; otherwise records the request in every log.
 _HIT = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
-  return redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]
+local now = tonumber(ARGV[1])
+local wait = nil
+for i, key in ipairs(KEYS) do
+  local window, limit = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) >= limit then
+    local oldest = tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2])
+    local left = window - (now - oldest)
+    if wait == nil or left > wait then wait = left end
+  end
 end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])))
+if wait ~= nil then return tostring(wait) end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[2])
+  redis.call('EXPIRE', key, math.ceil(tonumber(ARGV[1 + 2 * i])))
+end
 return false
 """
 
@@ -47,49 +61,11 @@ class SettingsRateMixin:
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
 
-class AtomicWindowMixin:
-    """DRF's sliding window (at most N requests in any window), counted atomically in Redis."""
-
-    _wait: float | None = None
-
-    def allow_request(self, request: Request, view: APIView) -> bool:
-        if self.rate is None:
-            return True
-        self.key = self.get_cache_key(request, view)
-        if self.key is None:
-            return True
-        try:
-            client = get_redis_connection("default")
-        except NotImplementedError:  # a cache that is not Redis: DRF's own (racy) counting
-            return super().allow_request(request, view)
-        now = self.timer()
-        try:
-            oldest = client.eval(
-                _HIT,
-                1,
-                cache.make_key(self.key),
-                repr(now),
-                self.duration,
-                self.num_requests,
-                uuid.uuid4().hex,
-            )
-        except RedisError as exc:
-            logger.warning("rate limit %s not applied, Redis unavailable: %s", self.scope, exc)
-            return True
-        if oldest is None:
-            return True
-        self._wait = max(self.duration - (now - float(oldest)), 0.001)
-        return False
-
-    def wait(self) -> float | None:
-        return self._wait if self._wait is not None else super().wait()
-
-
-class AnonRateThrottle(AtomicWindowMixin, SettingsRateMixin, throttling.AnonRateThrottle):
+class AnonRateThrottle(SettingsRateMixin, throttling.AnonRateThrottle):
     """Per client IP, for anonymous requests."""
 
 
-class UserRateThrottle(AtomicWindowMixin, SettingsRateMixin, throttling.UserRateThrottle):
+class UserRateThrottle(SettingsRateMixin, throttling.UserRateThrottle):
     """Per user (per IP when anonymous), on everything."""
 
 
@@ -100,20 +76,92 @@ class _WritesOnly:
         return super().allow_request(request, view)  # type: ignore[misc]
 
 
-class ReservationUserThrottle(
-    _WritesOnly, AtomicWindowMixin, SettingsRateMixin, throttling.UserRateThrottle
-):
+class ReservationUserThrottle(_WritesOnly, SettingsRateMixin, throttling.UserRateThrottle):
     """Per user, on reservation and payment writes (`THROTTLE_RESERVATIONS`)."""
 
     scope = "reservations"
 
 
-class ReservationIPThrottle(
-    _WritesOnly, AtomicWindowMixin, SettingsRateMixin, throttling.SimpleRateThrottle
-):
+class ReservationIPThrottle(_WritesOnly, SettingsRateMixin, throttling.SimpleRateThrottle):
     """Per client IP, on reservation and payment writes (`THROTTLE_RESERVATIONS_IP`)."""
 
     scope = "reservations_ip"
 
     def get_cache_key(self, request: Request, view: APIView) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class RateLimits(throttling.BaseThrottle):
+    """The limits of `limits` (throttle classes above: their scope, rate and key), checked and
+    counted together, atomically, in one Redis call."""
+
+    limits: ClassVar[tuple[type[throttling.SimpleRateThrottle], ...]]
+    _wait: float | None = None
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        try:
+            client = get_redis_connection("default")
+        except NotImplementedError:  # a cache that is not Redis: DRF's own (racy) counting
+            return self._allow_one_by_one(request, view)
+        applying = self._applying(request, view)
+        if not applying:
+            return True
+        now = applying[0][0].timer()
+        args: list[object] = [repr(now), uuid.uuid4().hex]
+        for limit, _ in applying:
+            args += [limit.duration, limit.num_requests]
+        try:
+            wait = client.eval(
+                _HIT, len(applying), *(cache.make_key(key) for _, key in applying), *args
+            )
+        except RedisError as exc:
+            scopes = ", ".join(limit.scope for limit, _ in applying)
+            logger.warning("rate limits %s not applied, Redis unavailable: %s", scopes, exc)
+            return True
+        if wait is None:
+            return True
+        self._wait = max(float(wait), 0.001)
+        return False
+
+    def _applying(
+        self, request: Request, view: APIView
+    ) -> list[tuple[throttling.SimpleRateThrottle, str]]:
+        """(limit, its request log's key) for each limit that counts this request."""
+        applying = []
+        for limit_class in self.limits:
+            if issubclass(limit_class, _WritesOnly) and request.method in SAFE_METHODS:
+                continue
+            limit = limit_class()
+            if limit.rate is None:
+                continue
+            key = limit.get_cache_key(request, view)
+            if key is not None:
+                applying.append((limit, key))
+        return applying
+
+    def _allow_one_by_one(self, request: Request, view: APIView) -> bool:
+        waits = [
+            limit.wait()
+            for limit in (limit_class() for limit_class in self.limits)
+            if not limit.allow_request(request, view)
+        ]
+        if not waits:
+            return True
+        self._wait = max((w for w in waits if w is not None), default=None)
+        return False
+
+    def wait(self) -> float | None:
+        return self._wait
+
+
+class DefaultRateLimits(RateLimits):
+    """Every API view: per IP when anonymous (`THROTTLE_ANON`), per user (`THROTTLE_USER`)."""
+
+    limits = (AnonRateThrottle, UserRateThrottle)
+
+
+class ReservationRateLimits(RateLimits):
+    """Reservation, payment and cancellation: the default limits, plus writes per user
+    (`THROTTLE_RESERVATIONS`) and per IP (`THROTTLE_RESERVATIONS_IP`)."""
+
+    limits = (AnonRateThrottle, UserRateThrottle, ReservationUserThrottle, ReservationIPThrottle)

@@ -121,6 +121,23 @@ def test_per_ip_throttle_spans_users(rates, session):
     assert reserve(third, session.id, [seats[2]], REMOTE_ADDR="10.0.0.2").status_code == 201
 
 
+def test_a_request_refused_by_one_limit_counts_against_none(rates, session):
+    """The limits of a view are checked together: a user over its own write limit does not use
+    up the write quota of everyone else behind the same address."""
+    rates(reservations="1/min", reservations_ip="3/min")
+    seats = seat_ids(session, 4)
+    greedy, others = client_for(UserFactory()), [client_for(u) for u in UserFactory.create_batch(2)]
+    same_ip = {"REMOTE_ADDR": "10.0.0.9"}
+    assert reserve(greedy, session.id, [seats[0]], **same_ip).status_code == 201
+    for _ in range(4):
+        assert_throttled(reserve(greedy, session.id, [seats[1]], **same_ip))
+
+    assert reserve(others[0], session.id, [seats[1]], **same_ip).status_code == 201
+    assert reserve(others[1], session.id, [seats[2]], **same_ip).status_code == 201
+    # Three writes from the address went through: its limit is reached now.
+    assert_throttled(reserve(client_for(UserFactory()), session.id, [seats[3]], **same_ip))
+
+
 def test_user_throttle_counts_everything(rates, user_api, session):
     rates(user="3/min")
     seats = seat_ids(session, 2)
