@@ -19,6 +19,7 @@ from apps.core import events, metrics
 from apps.core.db import constraint_errors
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.locking import is_lock_timeout
+from apps.core.prefetch import attach_prefetched
 from apps.sessions import seat_map_cache
 from apps.sessions import selectors as session_selectors
 from apps.sessions.models import Session
@@ -234,7 +235,7 @@ def _reserve_in_database(
 
         transaction.on_commit(committed)
         # The caller renders the new reservation from memory instead of reading it back.
-        reservation._prefetched_objects_cache = {"seats": held}
+        attach_prefetched(reservation, "seats", held)
         events.emit(
             events.Event(
                 events.RESERVATION_CREATED,

@@ -17,6 +17,7 @@ from django.utils import timezone, translation
 from apps.bookings import selectors as booking_selectors
 from apps.bookings import services as booking_services
 from apps.core import events, metrics
+from apps.core.prefetch import attach_prefetched
 
 from .errors import PaymentDeclined
 from .gateway import get_gateway
@@ -73,7 +74,7 @@ def payment_confirm(
                 language=translation.get_language() or settings.LANGUAGE_CODE,
             )
             tickets = Ticket.objects.bulk_create(
-                Ticket(sale=sale, session_seat_id=seat.session_seat_id, price=seat.price)
+                Ticket(sale=sale, session_seat=seat.session_seat, price=seat.price)
                 for seat in reservation.seats.all()
             )
             events.emit(
@@ -98,6 +99,13 @@ def payment_confirm(
             "payment_refunded", reservation_id=str(reservation.id), reference=charge.reference
         )
         raise
+    # The caller renders the new sale from memory instead of reading it back: its tickets in
+    # seat order, as `selectors.sale_detail` gives them, with the seats the reservation brought.
+    attach_prefetched(
+        sale,
+        "tickets",
+        sorted(tickets, key=lambda t: (t.session_seat.seat.row, t.session_seat.seat.number)),
+    )
     metrics.SALES.inc()
     metrics.REVENUE.inc(float(amount))
     logger.info(

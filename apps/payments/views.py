@@ -59,7 +59,7 @@ class PaymentView(APIView):
                 token=data.validated_data["token"],
                 idempotency_key=request.headers.get(HEADER),
             )
-            body = SaleSerializer(selectors.sale_detail(sale.id)).data
+            body = SaleSerializer(sale).data  # comes with its tickets (see payment_confirm)
             return Response(body, status=status.HTTP_201_CREATED)
 
         return idempotent(request, pay)

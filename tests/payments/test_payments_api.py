@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import datetime, timedelta
@@ -10,18 +11,21 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
 
 from apps.bookings import services as booking_services
 from apps.bookings.models import Reservation, ReservationSeat
+from apps.payments import selectors as payment_selectors
 from apps.payments import services as payment_services
 from apps.payments.errors import PaymentDeclined
 from apps.payments.gateway import FakeGateway
 from apps.payments.models import Payment, Sale, Ticket
+from apps.payments.serializers import SaleSerializer
 from apps.sessions import selectors as session_selectors
 from apps.sessions.models import Session
 from tests.assertions import assert_problem, field_errors
 from tests.conftest import client_for
-from tests.factories import UserFactory, make_session
+from tests.factories import UserFactory, make_room, make_session
 
 pytestmark = pytest.mark.django_db
 
@@ -140,6 +144,23 @@ def test_payment_sells_the_seats_and_issues_one_ticket_per_seat(
     detail = user_api.get(f"/api/v1/reservations/{reservation.id}")
     assert detail.status_code == 200
     assert detail.json()["status"] == "confirmed"
+
+
+def test_the_payment_answer_is_the_sale_as_read_back_later(user_api, user):
+    """The 201 is rendered from memory (no read-back): it must equal the stored sale, tickets in
+    seat order whatever order the seats were held in."""
+    session = make_session(room=make_room(rows=3, seats_per_row=6))
+    by_label = {ss.seat.label: ss.id for ss in session.seats.select_related("seat")}
+    held = booking_services.reservation_create(
+        user=user, session_id=session.id, seat_ids=[by_label[x] for x in ("C2", "A5", "B1", "A3")]
+    )
+
+    response = pay(user_api, held.id)
+
+    assert response.status_code == 201, response.content
+    stored = SaleSerializer(payment_selectors.sale_detail(response.json()["id"])).data
+    assert response.json() == json.loads(JSONRenderer().render(stored))
+    assert [t["seat"]["label"] for t in response.json()["tickets"]] == ["A3", "A5", "B1", "C2"]
 
 
 def test_amount_is_computed_by_the_server_and_client_totals_are_ignored(
