@@ -1,0 +1,139 @@
+"""What operators rely on: a request id on every answer and on everything the request causes,
+decisions logged with their ids, JSON log lines, and the business metrics at /metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+
+import pytest
+import structlog
+from prometheus_client.parser import text_string_to_metric_families
+
+from apps.core.log_config import logging_config
+from apps.core.models import OutboxEvent
+from apps.core.relay import relay_outbox
+from tests.conftest import client_for
+from tests.events.helpers import events_listener
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+RESERVATIONS = "/api/v1/reservations"
+
+
+def _seats(session, count: int) -> list[int]:
+    return list(session.seats.order_by("id").values_list("id", flat=True)[:count])
+
+
+def _logged(caplog, event: str) -> list[dict]:
+    """The structured events of that name (structlog hands the stdlib records its event dict)."""
+    return [r.msg for r in caplog.records if isinstance(r.msg, dict) and r.msg["event"] == event]
+
+
+def test_the_clients_request_id_is_returned(api):
+    response = api.get("/health", HTTP_X_REQUEST_ID="checkout-7f3a")
+
+    assert response["X-Request-ID"] == "checkout-7f3a"
+
+
+def test_without_one_each_request_gets_its_own(api, session):
+    answers = [api.get("/health"), api.get(f"/api/v1/sessions/{session.id}/seats")]
+    answers.append(api.get("/api/v1/no-such-thing"))  # error answers carry one too
+
+    ids = [uuid.UUID(response["X-Request-ID"]) for response in answers]
+    assert len(set(ids)) == 3
+    assert answers[2].status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_request_id_rides_on_the_events_the_request_caused(settings, user_api, session):
+    with events_listener(settings.EVENTS_BROKER_URL) as drain:
+        response = user_api.post(
+            RESERVATIONS,
+            {"session": session.id, "seats": _seats(session, 2)},
+            HTTP_X_REQUEST_ID="trace-42",
+        )
+        assert response.status_code == 201, response.content
+        relay_outbox()
+        messages = drain()
+
+    assert OutboxEvent.objects.get().request_id == "trace-42"
+    assert [m.headers.get("x-request-id") for m in messages] == ["trace-42"]
+    assert messages[0].payload["data"]["reservation_id"] == response.json()["id"]
+
+
+def test_reservation_decisions_are_logged_with_their_ids(caplog, session):
+    caplog.set_level(logging.INFO)
+    seats = _seats(session, 2)
+    winner, loser = client_for(UserFactory()), client_for(UserFactory())
+
+    won = winner.post(RESERVATIONS, {"session": session.id, "seats": seats})
+    lost = loser.post(RESERVATIONS, {"session": session.id, "seats": seats[1:]})
+
+    assert (won.status_code, lost.status_code) == (201, 409)
+    [created] = _logged(caplog, "reservation_created")
+    assert created["reservation_id"] == won.json()["id"]
+    assert created["request_id"] == won["X-Request-ID"]
+    assert created["seat_ids"] == sorted(seats)
+    assert created["ip"] == "127.0.0.1"
+    [refused] = _logged(caplog, "reservation_refused")
+    assert refused["request_id"] == lost["X-Request-ID"]
+    assert refused["reason"] == "redis_fast_path"
+    assert list(refused["taken"]) == seats[1:]
+
+
+def test_production_log_lines_are_json_with_the_context():
+    config = logging_config(log_format="json", level="INFO")["formatters"]["structured"]
+    formatter = structlog.stdlib.ProcessorFormatter(
+        processors=config["processors"], foreign_pre_chain=config["foreign_pre_chain"]
+    )
+    record = logging.LogRecord(
+        "apps.test", logging.WARNING, __file__, 1, "disk %s", ("full",), None
+    )
+
+    with structlog.contextvars.bound_contextvars(request_id="r-1"):
+        line = formatter.format(record)
+
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["event"] == "disk full"
+    assert (entry["level"], entry["logger"], entry["request_id"]) == ("warning", "apps.test", "r-1")
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", entry["timestamp"])
+
+
+def _scrape(api) -> dict[tuple[str, tuple], float]:
+    response = api.get("/metrics")
+    assert response.status_code == 200
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.content.decode())
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_reservations_conflicts_and_sales(api, session):
+    seats = _seats(session, 2)
+    buyer, rival = client_for(UserFactory()), client_for(UserFactory())
+    before = _scrape(api)
+
+    won = buyer.post(RESERVATIONS, {"session": session.id, "seats": seats})
+    assert rival.post(RESERVATIONS, {"session": session.id, "seats": seats}).status_code == 409
+    paid = buyer.post(f"{RESERVATIONS}/{won.json()['id']}/payment", {"token": "tok_visa"})
+    assert paid.status_code == 201
+    after = _scrape(api)
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert grew("cinema_reservations_total", outcome="created") == 1
+    assert grew("cinema_reservations_total", outcome="conflict") == 1
+    assert grew("cinema_reservation_conflicts_total", guard="redis") == 1
+    assert grew("cinema_reservations_total", outcome="confirmed") == 1
+    assert grew("cinema_sales_total") == 1
+    assert grew("cinema_revenue_total") == float(paid.json()["total"])
+    # django-prometheus: request latency by view, next to ours.
+    assert any(name.startswith("django_http_requests_latency") for name, _ in after)
