@@ -273,7 +273,8 @@ configure_structlog()
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 # A caller's X-Request-ID (e.g. from nginx) is kept so one id follows a request everywhere.
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
-DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = True
+# The client address is bound by apps.core.request_logging, as the rate limits see it.
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
 # A 409 in a rush or a 404 is business as usual, not a warning.
 DJANGO_STRUCTLOG_STATUS_4XX_LOG_LEVEL = logging.INFO
 

@@ -85,6 +85,18 @@ def test_reservation_decisions_are_logged_with_their_ids(caplog, session):
     assert list(refused["taken"]) == seats[1:]
 
 
+def test_the_logged_address_is_the_one_the_rate_limits_count(caplog, settings, user_api):
+    caplog.set_level(logging.INFO)
+    forwarded = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "203.0.113.9, 10.0.0.1"}
+
+    user_api.get("/health", **forwarded)
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    user_api.get("/health", **forwarded)
+
+    # No proxy trusted: the socket peer, whatever the header says; one proxy: its hop.
+    assert [m["ip"] for m in _logged(caplog, "request_started")] == ["10.0.0.2", "10.0.0.1"]
+
+
 def test_production_log_lines_are_json_with_the_context():
     config = logging_config(log_format="json", level="INFO")["formatters"]["structured"]
     formatter = structlog.stdlib.ProcessorFormatter(
