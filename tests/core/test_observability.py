@@ -10,13 +10,16 @@ import uuid
 
 import pytest
 import structlog
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from apps.bookings import tasks
+from apps.core.broker import events_connection
 from apps.core.log_config import logging_config
 from apps.core.models import OutboxEvent
 from apps.core.relay import relay_outbox
 from tests.conftest import client_for
-from tests.events.helpers import events_listener
+from tests.events.helpers import events_listener, peek
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -149,3 +152,27 @@ def test_metrics_count_reservations_conflicts_and_sales(api, session):
     assert grew("cinema_revenue_total") == float(paid.json()["total"])
     # django-prometheus: request latency by view, next to ours.
     assert any(name.startswith("django_http_requests_latency") for name, _ in after)
+
+
+def test_the_request_id_rides_on_the_celery_tasks_queued_under_it():
+    """The expiry scheduler queues its tasks with the request id of the event it handles bound
+    (consumer_step binds the message's x-request-id); django-structlog puts it in the task's
+    headers, and the worker binds it again for the task's own log lines."""
+    from cinema.celery import app
+
+    queue = f"test.trace-{uuid.uuid4().hex}"
+    default_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    try:
+        with structlog.contextvars.bound_contextvars(request_id="trace-9"):
+            tasks.schedule_expiry(
+                reservation_ids=[str(uuid.uuid4())], eta=timezone.now(), strict=True
+            )
+        [(_body, headers)] = peek(queue)
+    finally:
+        app.conf.task_default_queue = default_queue
+        with events_connection() as conn:
+            conn.default_channel.queue_delete(queue)
+
+    assert headers["task"] == "apps.bookings.tasks.expire_reservations"
+    assert headers["__django_structlog__"]["request_id"] == "trace-9"
