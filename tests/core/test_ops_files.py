@@ -90,3 +90,12 @@ def test_dockerfile_cmd_is_a_make_target(make_targets):
     assert command[0] == "make"
     assert command_targets(command) == ["web"]
     assert set(command_targets(command)) <= make_targets
+
+
+def test_compose_nginx_uses_the_proxy_settings_of_make_nginx(compose):
+    """One file of proxy settings for both: compose mounts it, `make nginx` includes it."""
+    mounted = {c["source"]: c["target"] for c in compose["services"]["nginx"]["configs"]}
+    assert compose["configs"]["nginx_api"]["file"] == "./deploy/nginx/cinema-api.conf"
+    assert mounted["nginx_api"] == "/etc/nginx/cinema-api.conf"
+    assert "include /etc/nginx/cinema-api.conf;" in compose["configs"]["nginx_conf"]["content"]
+    assert "@API_CONF@" in (ROOT / "deploy/nginx/local.conf").read_text()

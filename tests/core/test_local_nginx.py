@@ -1,0 +1,99 @@
+"""`make run` puts nginx in front of its two web instances when nginx is installed: the same
+proxy settings as compose (deploy/nginx/cinema-api.conf), run by `make nginx`. Against two real
+gunicorn instances of this test run."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.concurrency import free_port
+from tests.processes import ROOT, gunicorn, process_env
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+
+
+def _procfile(name: str) -> dict[str, str]:
+    lines = (ROOT / name).read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip())
+
+
+def test_with_nginx_the_api_stays_on_port_8000_and_the_instances_move_behind_it():
+    plain, fronted = _procfile("Procfile"), _procfile("Procfile.nginx")
+    assert "BIND=127.0.0.1:8000" in plain["web"]
+    assert fronted["nginx"] == "make --no-print-directory nginx"
+    makefile = (ROOT / "Makefile").read_text()
+    assert "NGINX_LISTEN ?= 127.0.0.1:8000" in makefile
+    upstreams = re.search(r"^NGINX_UPSTREAMS \?= (.+)$", makefile, re.M).group(1).split()
+    binds = [re.search(r"BIND=(\S+)", fronted[name]).group(1) for name in ("web", "web2")]
+    assert binds == upstreams
+    # Behind one proxy the instances take the client's address from its X-Forwarded-For hop.
+    assert all(fronted[name].startswith("NUM_PROXIES=1 ") for name in ("web", "web2"))
+    assert {k: v for k, v in fronted.items() if k not in ("nginx", "web", "web2")} == {
+        k: v for k, v in plain.items() if k not in ("web", "web2")
+    }
+
+
+@pytest.mark.skipif(NGINX is None, reason="nginx is not installed (.ci/run installs it)")
+def test_make_nginx_balances_the_two_instances_and_skips_one_that_is_down(tmp_path: Path):
+    listen = f"127.0.0.1:{free_port()}"
+    ports = [free_port(), free_port()]
+    with (
+        gunicorn(ports[0], new_session=True, NUM_PROXIES="1") as first,
+        gunicorn(ports[1], NUM_PROXIES="1"),
+    ):
+        proxy = subprocess.Popen(
+            [
+                "make",
+                "--no-print-directory",
+                "nginx",
+                f"NGINX={NGINX}",
+                f"NGINX_LISTEN={listen}",
+                f"NGINX_UPSTREAMS=127.0.0.1:{ports[0]} 127.0.0.1:{ports[1]}",
+                f"NGINX_PREFIX={tmp_path}",
+            ],
+            cwd=ROOT,
+            env=process_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://{listen}"
+            _wait_for(base, proxy)
+
+            answer = requests.get(
+                f"{base}/health", headers={"X-Request-ID": "via-nginx"}, timeout=5
+            )
+            assert answer.status_code == 200
+            assert answer.headers["X-Request-ID"] == "via-nginx"
+            assert requests.get(f"{base}/api/v1/no-such-thing", timeout=5).status_code == 404
+
+            first.process.terminate()  # one instance goes away
+            first.process.wait(timeout=15)
+            statuses = [requests.get(f"{base}/health", timeout=5).status_code for _ in range(10)]
+            assert statuses == [200] * 10
+        finally:
+            proxy.terminate()
+            output = proxy.communicate(timeout=15)[0].decode(errors="replace")
+    assert proxy.returncode is not None, output
+
+
+def _wait_for(base: str, proxy: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert proxy.poll() is None, proxy.communicate()[0].decode(errors="replace")
+        try:
+            if requests.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("nginx did not answer in time")
