@@ -14,6 +14,8 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from apps.bookings import tasks
+from apps.bookings.models import Reservation
+from apps.bookings.services import expire_overdue_reservations
 from apps.core.broker import events_connection
 from apps.core.log_config import logging_config
 from apps.core.models import OutboxEvent
@@ -176,3 +178,29 @@ def test_the_request_id_rides_on_the_celery_tasks_queued_under_it():
 
     assert headers["task"] == "apps.bookings.tasks.expire_reservations"
     assert headers["__django_structlog__"]["request_id"] == "trace-9"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_metrics_count_cancellations_expiries_and_the_outbox(api, session):
+    seats = _seats(session, 2)
+    buyer = client_for(UserFactory())
+    before = _scrape(api)
+
+    cancelled = buyer.post(RESERVATIONS, {"session": session.id, "seats": seats[:1]}).json()
+    assert buyer.delete(f"{RESERVATIONS}/{cancelled['id']}").status_code == 204
+    lapsed = buyer.post(RESERVATIONS, {"session": session.id, "seats": seats[1:]}).json()
+    Reservation.objects.filter(pk=lapsed["id"]).update(expires_at=timezone.now())
+    assert expire_overdue_reservations() == 1
+    published = relay_outbox()
+    after = _scrape(api)
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert grew("cinema_reservations_total", outcome="cancelled") == 1
+    assert grew("cinema_reservations_total", outcome="expired") == 1
+    # created x2, cancelled, expired, and one seat.released for each freed seat
+    assert published == 6
+    assert grew("cinema_events_published_total") == published
+    assert after[("cinema_outbox_lag_seconds", ())] == 0.0
