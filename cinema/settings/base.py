@@ -293,6 +293,15 @@ HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Cinema <tickets@cinema.example>")
+# With EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend: the mail server.
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# Django waits forever by default: a mail server that hangs would stall every event consumer of
+# the worker. The ticket e-mail gives up after this long, and its event is retried with backoff.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 # The payment provider behind apps.payments.gateway.PaymentGateway.
 PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="apps.payments.gateway.FakeGateway")
 

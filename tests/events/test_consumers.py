@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from decimal import Decimal
+from smtplib import SMTPServerDisconnected
 
 import pytest
 from django.utils import formats, timezone, translation
@@ -21,6 +23,7 @@ from apps.payments.models import Sale
 from apps.sessions.models import Session
 from apps.stats.consumers import SessionStatsConsumer
 from apps.stats.models import SessionStats
+from tests.concurrency import blackhole_server
 from tests.conftest import client_for
 from tests.events.helpers import (
     consumer_worker,
@@ -276,3 +279,35 @@ def test_the_ticket_email_goes_out_once_in_the_buyers_language(
         assert lines["seat"].format(ticket.session_seat.seat.label, ticket.code) in body
     assert lines["total"].format(total) in body
     assert str(sale.id) in body
+
+
+@pytest.mark.django_db
+def test_a_mail_server_that_hangs_fails_the_ticket_email_in_time_and_it_is_retried(
+    settings, mailoutbox
+):
+    """A hung mail server must not stall the worker's event loop: the send gives up after
+    EMAIL_TIMEOUT, nothing is recorded, and the redelivered event mails the tickets."""
+    from cinema.settings import base
+
+    assert 0 < base.EMAIL_TIMEOUT <= 60  # shipped bounded (Django's own default waits forever)
+    held = reserve(make_session(), 2)
+    sale = payment_services.payment_confirm(
+        reservation_id=held.id, user=held.user, token="tok_visa"
+    )
+    event = received(outbox_event(events.PAYMENT_CONFIRMED, sale_id=sale.id))
+
+    with blackhole_server() as port:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+        settings.EMAIL_TIMEOUT = 0.5
+        started = time.monotonic()
+        # smtplib reports the read that timed out as a lost connection.
+        with pytest.raises(SMTPServerDisconnected):
+            process_events(TicketEmailConsumer(), [event])
+        waited = time.monotonic() - started
+
+    assert waited < 5, waited  # bounded by EMAIL_TIMEOUT, not hung
+    assert not ProcessedEvent.objects.filter(event_id=event.id).exists()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert process_events(TicketEmailConsumer(), [event]) == 1
+    assert [mail.to for mail in mailoutbox] == [[held.user.email]]
