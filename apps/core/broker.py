@@ -20,12 +20,13 @@ events_exchange = Exchange(EXCHANGE, type="topic", durable=True)
 dead_letter_exchange = Exchange("cinema.dlx", type="direct", durable=True)
 
 
-def events_connection(url: str | None = None) -> Connection:
-    """A connection with publisher confirms: publish() returns once RabbitMQ has the message."""
+def events_connection(url: str | None = None, *, confirm_each: bool = True) -> Connection:
+    """A connection whose publish() returns once RabbitMQ has the message (publisher confirms);
+    with `confirm_each=False` the caller confirms batches itself (confirmed_publisher.py)."""
     return Connection(
         url or settings.EVENTS_BROKER_URL,
         connect_timeout=settings.EVENTS_BROKER_TIMEOUT_SECONDS,
-        transport_options={"confirm_publish": True},
+        transport_options={"confirm_publish": True} if confirm_each else {},
     )
 
 

@@ -22,10 +22,10 @@ import structlog
 from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
-from kombu import Connection, Producer
 
 from . import metrics
 from .broker import events_connection, events_exchange
+from .confirmed_publisher import ConfirmedPublisher
 from .events import envelope
 from .models import OutboxEvent
 
@@ -45,7 +45,7 @@ def outbox_lag_seconds(now: datetime | None = None) -> float:
     return max(0.0, ((now or timezone.now()) - oldest).total_seconds())
 
 
-def _publish_batch(producer: Producer, batch_size: int) -> int:
+def _publish_batch(publisher: ConfirmedPublisher, batch_size: int) -> int:
     with transaction.atomic():
         batch = list(
             OutboxEvent.objects.filter(published_at__isnull=True)
@@ -53,7 +53,7 @@ def _publish_batch(producer: Producer, batch_size: int) -> int:
             .select_for_update(skip_locked=True)[:batch_size]
         )
         for event in batch:
-            producer.publish(
+            publisher.publish(
                 envelope(event),
                 exchange=events_exchange,
                 routing_key=event.type,
@@ -62,33 +62,29 @@ def _publish_batch(producer: Producer, batch_size: int) -> int:
                 message_id=str(event.event_id),
                 type=event.type,
                 headers={"x-request-id": event.request_id} if event.request_id else None,
-                retry=False,
             )
-        OutboxEvent.objects.filter(seq__in=[event.seq for event in batch]).update(
-            published_at=timezone.now()
-        )
+        if batch:
+            publisher.wait_for_confirms(settings.EVENTS_CONFIRM_TIMEOUT_SECONDS)
+            OutboxEvent.objects.filter(seq__in=[event.seq for event in batch]).update(
+                published_at=timezone.now()
+            )
     return len(batch)
 
 
-def _producer(broker: Connection) -> Producer:
-    broker.ensure_connection(max_retries=1)
-    channel = broker.channel()
-    events_exchange(channel).declare()
-    return Producer(channel)
-
-
-def relay_outbox(*, batch_size: int | None = None, producer: Producer | None = None) -> int:
+def relay_outbox(
+    *, batch_size: int | None = None, publisher: ConfirmedPublisher | None = None
+) -> int:
     """Publish everything pending; returns how many events went out. Raises if the broker is
-    unreachable (the rows stay pending for the next run). Without a producer it opens (and
-    closes) a connection of its own."""
-    if producer is None:
-        with events_connection() as broker:
-            return relay_outbox(batch_size=batch_size, producer=_producer(broker))
+    unreachable or does not confirm (the rows stay pending for the next run). Without a
+    publisher it opens (and closes) a connection of its own."""
+    if publisher is None:
+        with events_connection(confirm_each=False) as broker:
+            return relay_outbox(batch_size=batch_size, publisher=ConfirmedPublisher(broker))
     batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
     published = 0
     try:
         while True:
-            count = _publish_batch(producer, batch_size)
+            count = _publish_batch(publisher, batch_size)
             published += count
             if count < batch_size:
                 break
@@ -139,10 +135,13 @@ class RelayLoop:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                with self._listener() as listener, events_connection() as broker:
-                    producer = _producer(broker)
+                with (
+                    self._listener() as listener,
+                    events_connection(confirm_each=False) as broker,
+                ):
+                    publisher = ConfirmedPublisher(broker)
                     while not self._stop.is_set():
-                        relay_outbox(producer=producer)
+                        relay_outbox(publisher=publisher)
                         self._wait(listener)
             except Exception as exc:  # the loop outlives any single failure
                 logger.warning("outbox_relay_loop_failed", error=str(exc))

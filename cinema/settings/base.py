@@ -309,6 +309,8 @@ PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="apps.payments.gateway.Fake
 EVENTS_BROKER_URL = env.str("EVENTS_BROKER_URL", default=CELERY_BROKER_URL)
 EVENTS_EXCHANGE = "cinema.events"
 EVENTS_BROKER_TIMEOUT_SECONDS = env.float("EVENTS_BROKER_TIMEOUT_SECONDS", default=3.0)
+# How long the relay waits for RabbitMQ to confirm a batch before it gives up (the rows stay).
+EVENTS_CONFIRM_TIMEOUT_SECONDS = env.float("EVENTS_CONFIRM_TIMEOUT_SECONDS", default=10.0)
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
 # The workers' relay loops publish on each commit's notification, and look at least this often.
 OUTBOX_RELAY_IDLE_SECONDS = env.float("OUTBOX_RELAY_IDLE_SECONDS", default=1.0)
