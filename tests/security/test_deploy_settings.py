@@ -117,9 +117,10 @@ def test_compose_runs_production_settings_over_plain_http(compose, name):
 
 
 def test_compose_nginx_passes_the_host_with_its_port_and_the_scheme(compose):
-    conf = compose["configs"]["nginx_conf"]["content"]
+    # The proxy settings are shared with `make nginx` (deploy/nginx/cinema-api.conf).
+    proxy = (ROOT / compose["configs"]["nginx_api"]["file"]).read_text()
 
-    assert "listen 8000;" in conf
-    assert "proxy_set_header Host $$http_host;" in conf
-    assert "proxy_set_header X-Forwarded-Proto $$scheme;" in conf
+    assert "listen 8000;" in compose["configs"]["nginx_conf"]["content"]
+    assert "proxy_set_header Host $http_host;" in proxy
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in proxy
     assert compose["services"]["nginx"]["ports"] == ["8000:8000"]
