@@ -1,7 +1,14 @@
 from decimal import Decimal
 
 from django.http import Http404, HttpResponse
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from django.utils.cache import get_conditional_response, patch_cache_control, set_response_etag
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -64,7 +71,23 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(
         summary="Seat map of a session, live (one unpaginated list)",
-        responses={200: SeatMapEntrySerializer(many=True), **problems(404)},
+        description=(
+            "Carries an `ETag`: a client that polls sends it back in `If-None-Match` and gets an "
+            "empty 304 until a seat changes or a hold runs out."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "If-None-Match",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="The `ETag` of the map the client has.",
+            )
+        ],
+        responses={
+            200: SeatMapEntrySerializer(many=True),
+            304: OpenApiResponse(description="Not modified: the client's map is current."),
+            **problems(404),
+        },
     )
     @action(detail=True, methods=["get"], pagination_class=None, permission_classes=[AllowAny])
     def seats(self, request: Request, pk: str) -> HttpResponse:
@@ -73,7 +96,11 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         body = selectors.seat_map_json(int(pk)) if pk.isascii() and pk.isdigit() else None
         if body is None:
             raise Http404
-        return HttpResponse(body, content_type="application/json")
+        response = HttpResponse(body, content_type="application/json")
+        # Live data: a client may keep it, but asks again (with the ETag) before using it.
+        set_response_etag(response)
+        patch_cache_control(response, no_cache=True)
+        return get_conditional_response(request, etag=response["ETag"], response=response)
 
     @extend_schema(
         summary="Cancel a session (staff)",

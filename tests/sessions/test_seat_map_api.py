@@ -1,5 +1,9 @@
+import re
+import time
+
 import pytest
 
+from apps.bookings import services as booking_services
 from tests.assertions import assert_problem
 from tests.factories import make_room, make_session
 
@@ -66,3 +70,58 @@ def test_seat_map_query_count_does_not_grow_with_the_room(
         assert len(api.get(f"/api/v1/sessions/{small.id}/seats").json()) == 20
     with django_assert_num_queries(len(queries)):
         assert len(api.get(f"/api/v1/sessions/{big.id}/seats").json()) == 400
+
+
+def test_a_poller_with_the_current_etag_gets_an_empty_304(api, session):
+    url = f"/api/v1/sessions/{session.id}/seats"
+    first = api.get(url)
+    etag = first["ETag"]
+    assert first.status_code == 200
+    assert re.fullmatch(r'"[0-9a-f]{32}"', etag)  # a strong ETag of the body
+    assert "no-cache" in first["Cache-Control"]  # kept, but asked again before each use
+
+    again = api.get(url, HTTP_IF_NONE_MATCH=etag)
+
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again["ETag"] == etag
+    assert api.get(url, HTTP_IF_NONE_MATCH='"something-else"').status_code == 200
+
+
+def test_any_change_of_a_seat_gives_the_poller_the_new_map(
+    api, user, session, django_capture_on_commit_callbacks
+):
+    url = f"/api/v1/sessions/{session.id}/seats"
+    etag = api.get(url)["ETag"]
+    seat = session.seats.order_by("id").values_list("id", flat=True)[0]
+    with django_capture_on_commit_callbacks(execute=True):  # the map's version moves on commit
+        reservation = booking_services.reservation_create(
+            user=user, session_id=session.id, seat_ids=[seat]
+        )
+
+    held = api.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert held.status_code == 200
+    assert held["ETag"] != etag
+    assert {s["id"]: s["status"] for s in held.json()}[seat] == "held"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_services.reservation_cancel(reservation_id=reservation.id, user=user)
+    freed = api.get(url, HTTP_IF_NONE_MATCH=held["ETag"])
+    assert freed.status_code == 200
+    # The same seats in the same states: the same ETag, whichever instance built the map.
+    assert freed["ETag"] == etag
+
+
+def test_a_hold_that_runs_out_changes_the_etag_without_any_write(api, user, settings):
+    settings.RESERVATION_TTL_SECONDS = 1
+    session = make_session()
+    url = f"/api/v1/sessions/{session.id}/seats"
+    seat = session.seats.order_by("id").values_list("id", flat=True)[0]
+    booking_services.reservation_create(user=user, session_id=session.id, seat_ids=[seat])
+    held = api.get(url)
+
+    time.sleep(1.1)  # past the deadline; nothing has swept the hold
+    after = api.get(url, HTTP_IF_NONE_MATCH=held["ETag"])
+
+    assert after.status_code == 200
+    assert {s["id"]: s["status"] for s in after.json()}[seat] == "available"
