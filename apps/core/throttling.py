@@ -29,26 +29,29 @@ if TYPE_CHECKING:  # DRF imports this module while building APIView
 
 logger = logging.getLogger(__name__)
 
-# KEYS: one request log per limit, each a sorted set of request times. ARGV: now, a unique
-# member, then the window (s) and the limit of each key in turn. Drops the times out of each
-# window; if any log is full, returns how long until its oldest request leaves the window (the
-# longest such wait) and records nothing; otherwise records the request in every log.
+# KEYS: one request log per limit, each a sorted set of request times. ARGV: a unique member,
+# then the window (s) and the limit of each key in turn. Times come from Redis's clock, one clock
+# for every app instance, so requests racing from several hosts are ordered as Redis runs them.
+# Drops the times out of each window; if any log is full, returns how long until its oldest
+# request leaves the window (the longest such wait) and records nothing; otherwise records the
+# request in every log.
 _HIT = """
-local now = tonumber(ARGV[1])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local wait = nil
 for i, key in ipairs(KEYS) do
-  local window, limit = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+  local window, limit = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   if redis.call('ZCARD', key) >= limit then
     local oldest = tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2])
-    local left = window - (now - oldest)
+    local left = math.min(window, window - (now - oldest))
     if wait == nil or left > wait then wait = left end
   end
 end
 if wait ~= nil then return tostring(wait) end
 for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, now, ARGV[2])
-  redis.call('EXPIRE', key, math.ceil(tonumber(ARGV[1 + 2 * i])))
+  redis.call('ZADD', key, now, ARGV[1])
+  redis.call('EXPIRE', key, math.ceil(tonumber(ARGV[2 * i])))
 end
 return false
 """
@@ -106,8 +109,7 @@ class RateLimits(throttling.BaseThrottle):
         applying = self._applying(request, view)
         if not applying:
             return True
-        now = applying[0][0].timer()
-        args: list[object] = [repr(now), uuid.uuid4().hex]
+        args: list[object] = [uuid.uuid4().hex]
         for limit, _ in applying:
             args += [limit.duration, limit.num_requests]
         try:

@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import cache
+from django_redis import get_redis_connection
 
 from apps.bookings.models import Reservation, ReservationSeat
 from apps.sessions import selectors as session_selectors
@@ -165,3 +167,17 @@ def test_throttle_rates_come_from_documented_settings():
         count, _, period = rate.partition("/")
         assert int(count) > 0
         assert period[0] in "smhd"
+
+
+def test_retry_after_never_exceeds_the_window(rates, user, user_api, session):
+    """Requests are timed by Redis's clock; should it step back (or a log hold times ahead of
+    it), a client is still never told to wait longer than the window."""
+    rates(reservations="2/min")
+    redis = get_redis_connection("default")
+    seconds, micros = redis.time()
+    ahead = seconds + micros / 1e6 + 5
+    redis.zadd(cache.make_key(f"throttle_reservations_{user.pk}"), {"a": ahead, "b": ahead})
+
+    response = reserve(user_api, session.id, seat_ids(session, 1))
+
+    assert_throttled(response)  # Retry-After within 1..60
