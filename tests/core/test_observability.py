@@ -204,3 +204,32 @@ def test_metrics_count_cancellations_expiries_and_the_outbox(api, session):
     assert published == 6
     assert grew("cinema_events_published_total") == published
     assert after[("cinema_outbox_lag_seconds", ())] == 0.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_life_of_holds_is_logged_with_their_ids(caplog, session):
+    caplog.set_level(logging.INFO)
+    seats = _seats(session, 4)
+    buyer = client_for(UserFactory())
+    paid = buyer.post(RESERVATIONS, {"session": session.id, "seats": seats[:1]}).json()
+    cancelled = buyer.post(RESERVATIONS, {"session": session.id, "seats": seats[1:2]}).json()
+    lapsed = buyer.post(RESERVATIONS, {"session": session.id, "seats": seats[2:4]}).json()
+
+    sale = buyer.post(f"{RESERVATIONS}/{paid['id']}/payment", {"token": "tok_visa"}).json()
+    declined = buyer.post(f"{RESERVATIONS}/{cancelled['id']}/payment", {"token": "tok_declined"})
+    buyer.delete(f"{RESERVATIONS}/{cancelled['id']}")
+    Reservation.objects.filter(pk=lapsed["id"]).update(expires_at=timezone.now())
+    expire_overdue_reservations()
+    relay_outbox()
+
+    assert declined.status_code == 402
+    [confirmed] = _logged(caplog, "payment_confirmed")
+    assert (confirmed["reservation_id"], confirmed["sale_id"]) == (paid["id"], sale["id"])
+    [refused] = _logged(caplog, "payment_declined")
+    assert refused["reservation_id"] == cancelled["id"]
+    [gone] = _logged(caplog, "reservation_cancelled")
+    assert (gone["reservation_id"], gone["seat_ids"]) == (cancelled["id"], seats[1:2])
+    [expired] = _logged(caplog, "reservation_expired")
+    assert (expired["reservation_id"], sorted(expired["seat_ids"])) == (lapsed["id"], seats[2:4])
+    published = sum(m["published"] for m in _logged(caplog, "outbox_relayed"))
+    assert published == OutboxEvent.objects.count()
