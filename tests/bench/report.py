@@ -72,7 +72,7 @@ def scenario_tables(data: BenchData) -> list[str]:
             header += ["reserve p99 ms", "pay p99 ms"]
         rows = []
         for s in stats:
-            rate = s.answered if key == "b" else s.throughput
+            rate = s.rate
             row = [
                 str(s.clients),
                 _f(rate, 0),
@@ -233,10 +233,6 @@ def targets(data: BenchData) -> list[tuple[str, str, str]]:
     return out
 
 
-def _rate(stats: LevelStats) -> float:
-    return stats.answered if stats.scenario == "b" else stats.throughput
-
-
 def bounds(data: BenchData) -> list[str]:
     """For the throughput and latency targets: what they require and what this run's own
     figures say they would cost."""
@@ -253,7 +249,7 @@ def bounds(data: BenchData) -> list[str]:
         cpu = level.extra.get("cpu") if level else None
         if not level or not cpu:
             continue
-        rate = _rate(level)
+        rate = level.rate
         if not rate:
             continue
         per_op = cpu["app"] * 1000 / rate
@@ -418,7 +414,7 @@ def render(data: BenchData) -> str:
         for s in data.levels.get(key, []):
             cpu = s.extra.get("cpu")
             if cpu:
-                rate = _rate(s)
+                rate = s.rate
                 per_op = [cpu[k] * 1000 / rate if rate else None for k in ("web", "worker")]
                 rows.append(
                     [
@@ -438,7 +434,7 @@ def render(data: BenchData) -> str:
         "with other users of the machine); other: every other process, which the benchmark "
         "does not control. From /proc, approximate. CPU per op = cores / throughput (the op "
         "of the scenario's throughput column); the worker's share is the event work the "
-        "operations cause (and, in later runs, the expiry of earlier runs' holds).",
+        "operations cause.",
         f"- Load average before the run {data.machine.get('loadavg', '?')}, after it "
         f"{data.loadavg_after}.",
     ]
@@ -497,7 +493,7 @@ def plot(data: BenchData, path: Path) -> None:
             axis.axhline(value, color="grey", linewidth=0.8, linestyle="-.")
             axis.annotate(label, (x[0], value), fontsize=7, color="grey", va="bottom")
         for s in stats:
-            rate = s.answered if key == "b" else s.throughput
+            rate = s.rate
             axis.annotate(
                 f"{rate:.0f}/s",
                 (s.clients, s.p99 or 0),

@@ -102,9 +102,9 @@ def start_stack(stack: harness.Stack, events_file: Path) -> None:
 def _summary(stats) -> str:
     from .scenarios import UNITS
 
-    rate = stats.answered if stats.scenario == "b" else stats.throughput
     text = (
-        f"({stats.scenario}) {stats.clients:>3} clients: {rate:7.0f} {UNITS[stats.scenario]}, "
+        f"({stats.scenario}) {stats.clients:>3} clients: {stats.rate:7.0f} "
+        f"{UNITS[stats.scenario]}, "
         f"p50 {stats.p50 or 0:6.1f} ms, p95 {stats.p95 or 0:6.1f} ms, "
         f"p99 {stats.p99 or 0:6.1f} ms, "
         f"409s {stats.conflicts}, errors {stats.errors}"

@@ -60,6 +60,12 @@ class LevelStats:
     ended_at: float
     extra: dict = field(default_factory=dict)
 
+    @property
+    def rate(self) -> float:
+        """The figure the scenario's table leads with: every answer of a rush (201s and 409s),
+        the successful operations otherwise."""
+        return self.answered if self.scenario == "b" else self.throughput
+
 
 def _ms(value: float | None) -> float | None:
     return None if value is None else value * 1000
