@@ -72,23 +72,18 @@ class UserRateThrottle(SettingsRateMixin, throttling.UserRateThrottle):
     """Per user (per IP when anonymous), on everything."""
 
 
-class _WritesOnly:
-    def allow_request(self, request: Request, view: APIView) -> bool:
-        if request.method in SAFE_METHODS:
-            return True
-        return super().allow_request(request, view)  # type: ignore[misc]
-
-
-class ReservationUserThrottle(_WritesOnly, SettingsRateMixin, throttling.UserRateThrottle):
+class ReservationUserThrottle(SettingsRateMixin, throttling.UserRateThrottle):
     """Per user, on reservation and payment writes (`THROTTLE_RESERVATIONS`)."""
 
     scope = "reservations"
+    writes_only = True
 
 
-class ReservationIPThrottle(_WritesOnly, SettingsRateMixin, throttling.SimpleRateThrottle):
+class ReservationIPThrottle(SettingsRateMixin, throttling.SimpleRateThrottle):
     """Per client IP, on reservation and payment writes (`THROTTLE_RESERVATIONS_IP`)."""
 
     scope = "reservations_ip"
+    writes_only = True
 
     def get_cache_key(self, request: Request, view: APIView) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
@@ -130,9 +125,7 @@ class RateLimits(throttling.BaseThrottle):
     ) -> list[tuple[throttling.SimpleRateThrottle, str]]:
         """(limit, its request log's key) for each limit that counts this request."""
         applying = []
-        for limit_class in self.limits:
-            if issubclass(limit_class, _WritesOnly) and request.method in SAFE_METHODS:
-                continue
+        for limit_class in self._counting(request):
             limit = limit_class()
             if limit.rate is None:
                 continue
@@ -141,10 +134,15 @@ class RateLimits(throttling.BaseThrottle):
                 applying.append((limit, key))
         return applying
 
+    def _counting(self, request: Request) -> list[type[throttling.SimpleRateThrottle]]:
+        """The limits this request counts against: those of `writes_only` skip reads."""
+        read = request.method in SAFE_METHODS
+        return [c for c in self.limits if not (read and getattr(c, "writes_only", False))]
+
     def _allow_one_by_one(self, request: Request, view: APIView) -> bool:
         waits = [
             limit.wait()
-            for limit in (limit_class() for limit_class in self.limits)
+            for limit in (limit_class() for limit_class in self._counting(request))
             if not limit.allow_request(request, view)
         ]
         if not waits:
