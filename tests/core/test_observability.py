@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Callable
 
 import pytest
 import structlog
@@ -131,6 +132,16 @@ def _scrape(api) -> dict[tuple[str, tuple], float]:
     }
 
 
+def _growth(before: dict, after: dict) -> Callable[..., float]:
+    """How much a metric (by name and labels) grew between two scrapes."""
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    return grew
+
+
 def test_metrics_count_reservations_conflicts_and_sales(api, session):
     seats = _seats(session, 2)
     buyer, rival = client_for(UserFactory()), client_for(UserFactory())
@@ -141,10 +152,7 @@ def test_metrics_count_reservations_conflicts_and_sales(api, session):
     paid = buyer.post(f"{RESERVATIONS}/{won.json()['id']}/payment", {"token": "tok_visa"})
     assert paid.status_code == 201
     after = _scrape(api)
-
-    def grew(name: str, **labels: str) -> float:
-        key = (name, tuple(sorted(labels.items())))
-        return after.get(key, 0.0) - before.get(key, 0.0)
+    grew = _growth(before, after)
 
     assert grew("cinema_reservations_total", outcome="created") == 1
     assert grew("cinema_reservations_total", outcome="conflict") == 1
@@ -193,10 +201,7 @@ def test_metrics_count_cancellations_expiries_and_the_outbox(api, session):
     assert expire_overdue_reservations() == 1
     published = relay_outbox()
     after = _scrape(api)
-
-    def grew(name: str, **labels: str) -> float:
-        key = (name, tuple(sorted(labels.items())))
-        return after.get(key, 0.0) - before.get(key, 0.0)
+    grew = _growth(before, after)
 
     assert grew("cinema_reservations_total", outcome="cancelled") == 1
     assert grew("cinema_reservations_total", outcome="expired") == 1
