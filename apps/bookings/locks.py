@@ -5,7 +5,9 @@
    ever deleted by their owner (compare-and-delete).
 2. PostgreSQL: the session-seat rows are locked in primary-key order (`ORDER BY id FOR UPDATE`),
    then the reservations found on them, also in primary-key order, so two transactions can never
-   wait on each other in a cycle.
+   wait on each other in a cycle. A sale then takes its session row FOR KEY SHARE, which sales
+   share and a cancellation waits for. The payments app locks a payment (and its sale) before
+   the reservation it pays.
 
 Redis is never the only guard: when it is down or slow the fast path reports "unknown" and the
 database alone decides.
@@ -168,6 +170,19 @@ def lock_session_seats(*, session_id: int, seat_ids: list[int]) -> list[SessionS
         seat._state.adding = False  # a row read from the table, as the ORM would mark it
         seats.append(seat)
     return seats
+
+
+_SESSION_FOR_SALE_SQL = "SELECT status FROM {session} WHERE id = %s FOR KEY SHARE"
+
+
+def lock_session_for_sale(session_id: int) -> str:
+    """The session's status, with a lock that sales share and a cancellation (FOR UPDATE) waits
+    for. Taken after the reservation row."""
+    sql = _SESSION_FOR_SALE_SQL.format(session=Session._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [session_id])
+        row = cursor.fetchone()
+    return row[0] if row else Session.Status.CANCELLED
 
 
 def lock_reservations(ids: Iterable[uuid.UUID]) -> QuerySet[Reservation]:

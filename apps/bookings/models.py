@@ -12,7 +12,8 @@ ONE_ACTIVE_HOLD_PER_SEAT = "bookings_one_active_hold_per_seat"
 
 
 class Reservation(models.Model):
-    """A hold on some seats of a session until `expires_at`, then sold, cancelled or expired.
+    """A hold on some seats of a session until `expires_at`, then sold, cancelled or expired
+    (and a sale may later be refunded).
 
     `expires_at` is the truth: a pending reservation past it is free for everyone at once; the
     status turns `expired` when a worker (or the next reservation of its seats) tidies it up.
@@ -23,6 +24,7 @@ class Reservation(models.Model):
         CONFIRMED = "confirmed", _("confirmed")
         CANCELLED = "cancelled", _("cancelled")
         EXPIRED = "expired", _("expired")
+        REFUNDED = "refunded", _("refunded")  # sold, then the sale was refunded
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
@@ -34,6 +36,8 @@ class Reservation(models.Model):
     total = models.DecimalField(max_digits=10, decimal_places=2)
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # A payment that settles later extends the hold once; this says it happened.
+    extended_at = models.DateTimeField(_("extended at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("reservation")

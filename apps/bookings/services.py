@@ -73,6 +73,21 @@ def _check_seats_belong(seat_ids: list[int], found: set[int]) -> None:
         )
 
 
+def _keep_seat_keys_on_commit(reservation: Reservation, seat_ids: list[int]) -> None:
+    """Once committed: the seat keys last as long as the hold, and the seat map changed."""
+
+    def committed() -> None:
+        locks.extend_seat_keys(
+            session_id=reservation.session_id,
+            seat_ids=seat_ids,
+            owner=reservation.id,
+            until=reservation.expires_at,
+        )
+        seat_map_cache.changed(reservation.session_id)
+
+    transaction.on_commit(committed)
+
+
 def _release_on_commit(reservation: Reservation, seat_ids: list[int]) -> None:
     """Once committed: give the seat keys back and tell the seat-map cache the map changed."""
 
@@ -85,6 +100,13 @@ def _release_on_commit(reservation: Reservation, seat_ids: list[int]) -> None:
     transaction.on_commit(release)
 
 
+_FREES_SEATS = (
+    Reservation.Status.CANCELLED,
+    Reservation.Status.EXPIRED,
+    Reservation.Status.REFUNDED,
+)
+
+
 def _close(reservation: Reservation, status: str, now: datetime) -> list[int]:
     """End a locked reservation: set its final status and free (or keep) its seats."""
     seat_ids = list(
@@ -93,7 +115,7 @@ def _close(reservation: Reservation, status: str, now: datetime) -> list[int]:
     reservation.status = status
     reservation.closed_at = now
     reservation.save(update_fields=["status", "closed_at"])
-    if status in (Reservation.Status.CANCELLED, Reservation.Status.EXPIRED):
+    if status in _FREES_SEATS:
         ReservationSeat.objects.filter(reservation=reservation, is_active=True).update(
             is_active=False
         )
@@ -109,15 +131,20 @@ def _close(reservation: Reservation, status: str, now: datetime) -> list[int]:
     return seat_ids
 
 
+_CLOSING_EVENTS = {
+    Reservation.Status.CANCELLED: events.RESERVATION_CANCELLED,
+    Reservation.Status.EXPIRED: events.RESERVATION_EXPIRED,
+    # A refund is announced by the payments app (payment.refunded); here only its seats.
+    Reservation.Status.REFUNDED: None,
+}
+
+
 def _announce_release(reservation: Reservation, status: str, seat_ids: list[int]) -> None:
-    event_type = (
-        events.RESERVATION_CANCELLED
-        if status == Reservation.Status.CANCELLED
-        else events.RESERVATION_EXPIRED
-    )
+    event_type = _CLOSING_EVENTS[status]
     ids = {"reservation_id": reservation.id, "session_id": reservation.session_id}
+    closing = [events.Event(event_type, {**ids, "seat_ids": seat_ids})] if event_type else []
     events.emit(
-        events.Event(event_type, {**ids, "seat_ids": seat_ids}),
+        *closing,
         *(
             events.Event(
                 events.SEAT_RELEASED,
@@ -224,16 +251,7 @@ def _reserve_in_database(
         ):
             _insert_hold(reservation, held)
 
-        def committed() -> None:
-            locks.extend_seat_keys(
-                session_id=session.id,
-                seat_ids=seat_ids,
-                owner=reservation.id,
-                until=reservation.expires_at,
-            )
-            seat_map_cache.changed(session.id)
-
-        transaction.on_commit(committed)
+        _keep_seat_keys_on_commit(reservation, seat_ids)
         # The caller renders the new reservation from memory instead of reading it back.
         attach_prefetched(reservation, "seats", held)
         events.emit(
@@ -345,8 +363,51 @@ def reservation_confirm(*, reservation_id: uuid.UUID, user) -> Reservation:
     reservation = _locked_own_reservation(reservation_id, user)
     now = timezone.now()
     ensure_payable(reservation, now)
+    # Shared with other sales, exclusive of a cancellation: a session cancelled meanwhile waits
+    # for this sale to commit (and then refunds it), or this sale sees it cancelled.
+    if locks.lock_session_for_sale(reservation.session_id) != Session.Status.SCHEDULED:
+        raise SessionNotOpen()
     _close(reservation, Reservation.Status.CONFIRMED, now)
     return reservation
+
+
+def reservation_extend(*, reservation_id: uuid.UUID, user, until: datetime) -> Reservation:
+    """Give a hold more time, once, while a payment that settles later is under way: its
+    deadline becomes at least `until`. Raises the contract's error if it cannot be paid now."""
+    with transaction.atomic():
+        reservation = _locked_own_reservation(reservation_id, user)
+        now = timezone.now()
+        ensure_payable(reservation, now)
+        if reservation.extended_at is not None or reservation.expires_at >= until:
+            return reservation
+        reservation.expires_at = until
+        reservation.extended_at = now
+        reservation.save(update_fields=["expires_at", "extended_at"])
+        seat_ids = list(
+            reservation.seats.order_by("session_seat_id").values_list("session_seat_id", flat=True)
+        )
+        events.emit(
+            events.Event(
+                events.RESERVATION_EXTENDED,
+                {"reservation_id": reservation.id, "expires_at": reservation.expires_at},
+            )
+        )
+        _keep_seat_keys_on_commit(reservation, seat_ids)
+    logger.info(
+        "reservation_extended",
+        reservation_id=str(reservation.id),
+        expires_at=reservation.expires_at.isoformat(),
+    )
+    return reservation
+
+
+def reservation_release_sold(*, reservation_id: uuid.UUID) -> list[int]:
+    """Put a sold reservation's seats on sale again, its sale being refunded. A step of the
+    refund transaction (the caller is inside `transaction.atomic()`). Returns the seat ids."""
+    reservation = locks.lock_reservation(reservation_id)
+    if reservation is None or reservation.status != Reservation.Status.CONFIRMED:
+        raise ReservationNotPending(_("The reservation is not sold."))
+    return _close(reservation, Reservation.Status.REFUNDED, timezone.now())
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,22 @@ RESERVATION_CANCELLED = "reservation.cancelled"
 RESERVATION_EXPIRED = "reservation.expired"
 SEAT_RELEASED = "seat.released"
 PAYMENT_CONFIRMED = "payment.confirmed"
+RESERVATION_EXTENDED = "reservation.extended"
+PAYMENT_PENDING = "payment.pending"
+PAYMENT_FAILED = "payment.failed"
+PAYMENT_REFUNDED = "payment.refunded"
+SESSION_CANCELLED = "session.cancelled"
 EVENT_TYPES = (
     RESERVATION_CREATED,
     RESERVATION_CANCELLED,
     RESERVATION_EXPIRED,
     SEAT_RELEASED,
     PAYMENT_CONFIRMED,
+    RESERVATION_EXTENDED,
+    PAYMENT_PENDING,
+    PAYMENT_FAILED,
+    PAYMENT_REFUNDED,
+    SESSION_CANCELLED,
 )
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.catalog.models import Movie
+from apps.core import events
 from apps.core.db import constraint_errors
 from apps.core.errors import Conflict, InvalidInput
 from apps.rooms import selectors as room_selectors
@@ -82,4 +83,5 @@ def session_cancel(*, session: Session) -> Session:
         raise Conflict(_("The session is already cancelled."), code="session_cancelled")
     session.status = Session.Status.CANCELLED
     session.save(update_fields=["status"])
+    events.emit(events.Event(events.SESSION_CANCELLED, {"session_id": session.id}))
     return session
