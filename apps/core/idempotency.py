@@ -3,6 +3,12 @@
 The key row is inserted first, inside the request's transaction. A retry with the same key blocks on
 the unique index until the first request commits, then replays its stored response; if the first
 rolled back, the retry simply runs. A retry that waits too long gets 409 `idempotency_key_in_use`.
+
+A request that calls a third party (a payment provider) cannot run inside one transaction: its own
+writes must commit before the call. `idempotent_external()` commits the key as a claim first, runs
+the handler outside any transaction, then stores its answer. A retry meanwhile gets the 409; a claim
+whose request died is taken over after `IDEMPOTENCY_CLAIM_SECONDS`, which is safe because such
+handlers pass a key of their own to the third party.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
@@ -77,15 +83,9 @@ def _run_and_store(record: IdempotencyKey, request: Request, handler) -> Respons
 
 def idempotent(request: Request, handler: Callable[[], Response]) -> Response:
     """Run `handler` at most once per (user, Idempotency-Key); replay its response after that."""
-    key = request.headers.get(HEADER)
+    key = _checked_key(request)
     if key is None:
         return handler()
-    if not key.strip() or len(key) > MAX_KEY_LENGTH:
-        raise InvalidInput(
-            _("Idempotency-Key must be 1 to 255 characters."),
-            field=HEADER,
-            code="invalid_idempotency_key",
-        )
     request_fingerprint = fingerprint(request)
     with transaction.atomic():
         set_lock_timeout(settings.IDEMPOTENCY_WAIT_SECONDS)
@@ -111,6 +111,62 @@ def idempotent(request: Request, handler: Callable[[], Response]) -> Response:
             return _run_and_store(record, request, handler)
     existing = IdempotencyKey.objects.get(user=request.user, key=key)
     return _replay(existing, request_fingerprint)
+
+
+def _claim(request: Request, key: str, request_fingerprint: str) -> IdempotencyKey | Response:
+    """Commit a claim on the key, or answer from an earlier request with it."""
+    try:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(
+                user=request.user,
+                key=key,
+                method=request.method,
+                path=request.path[:255],
+                fingerprint=request_fingerprint,
+            )
+    except IntegrityError:
+        pass
+    existing = IdempotencyKey.objects.get(user=request.user, key=key)
+    if existing.fingerprint != request_fingerprint or existing.status_code is not None:
+        return _replay(existing, request_fingerprint)
+    # Still claimed: in flight, unless its request died. Only one retry can take it over.
+    stale = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_CLAIM_SECONDS)
+    taken = IdempotencyKey.objects.filter(
+        pk=existing.pk, status_code__isnull=True, created_at__lt=stale
+    ).update(created_at=timezone.now())
+    if not taken:
+        raise IdempotencyKeyInUse(
+            _("A request with this Idempotency-Key is still in progress."),
+            headers={"Retry-After": "1"},
+        )
+    return existing
+
+
+def idempotent_external(request: Request, handler: Callable[[], Response]) -> Response:
+    """Like `idempotent`, for handlers that commit their own writes and call a third party."""
+    key = _checked_key(request)
+    if key is None:
+        return handler()
+    claimed = _claim(request, key, fingerprint(request))
+    if isinstance(claimed, Response):
+        return claimed
+    try:
+        return _run_and_store(claimed, request, handler)
+    except BaseException:
+        # No answer to keep (a retryable error or a crash): the next retry runs again.
+        IdempotencyKey.objects.filter(pk=claimed.pk, status_code__isnull=True).delete()
+        raise
+
+
+def _checked_key(request: Request) -> str | None:
+    key = request.headers.get(HEADER)
+    if key is not None and (not key.strip() or len(key) > MAX_KEY_LENGTH):
+        raise InvalidInput(
+            _("Idempotency-Key must be 1 to 255 characters."),
+            field=HEADER,
+            code="invalid_idempotency_key",
+        )
+    return key
 
 
 def prune_idempotency_keys(*, older_than: datetime | None = None) -> int:
