@@ -1,30 +1,56 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import ReadOnlyAdmin, ReadOnlyTabularInline
+from apps.core.errors import ApplicationError
+from apps.sessions.admin import SessionAdmin
+from apps.sessions.models import Session
 
-from .models import Payment, Sale, Ticket
+from . import refunds
+from .models import Payment, Sale, Ticket, WebhookEvent
+from .services import queue_task
 
 
 class TicketInline(ReadOnlyTabularInline):
     model = Ticket
-    fields = ["code", "session_seat", "price"]
+    fields = ["code", "session_seat", "price", "voided_at"]
 
 
 @admin.register(Sale)
 class SaleAdmin(ReadOnlyAdmin):
-    """Sales are written only by the payment service; staff read them."""
+    """Sales are written only by the payment service; staff read and refund them."""
 
-    list_display = ["id", "user", "session", "total", "paid_at"]
-    list_filter = ["paid_at", "session__room__cinema", "session"]
+    list_display = ["id", "user", "session", "total", "status", "paid_at", "refunded_at"]
+    list_filter = ["status", "paid_at", "session__room__cinema", "session"]
     search_fields = ["id", "user__email", "tickets__code"]
     list_select_related = ["user", "session__movie", "session__room__cinema"]
     date_hierarchy = "paid_at"
     inlines = [TicketInline]
+    actions = ["refund_sales"]
+
+    @admin.action(description=_("Refund selected sales"), permissions=["view"])
+    def refund_sales(self, request, queryset) -> None:
+        done = 0
+        for sale in queryset:
+            try:
+                refunds.sale_refund(sale_id=sale.id, user=request.user)
+            except ApplicationError as error:
+                self.message_user(request, f"{sale}: {error.detail}", messages.WARNING)
+            else:
+                done += 1
+        if done:
+            self.message_user(
+                request,
+                _("%(n)d sale(s) refunded: tickets void, seats on sale again, money on its way.")
+                % {"n": done},
+                messages.SUCCESS,
+            )
 
 
 @admin.register(Ticket)
 class TicketAdmin(ReadOnlyAdmin):
-    list_display = ["code", "session_seat", "price", "sale"]
+    list_display = ["code", "session_seat", "price", "sale", "voided_at"]
     list_filter = ["sale__paid_at", "sale__session"]
     search_fields = ["code", "sale__user__email"]
     list_select_related = ["session_seat__seat", "sale"]
@@ -32,7 +58,85 @@ class TicketAdmin(ReadOnlyAdmin):
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
-    list_display = ["id", "user", "amount", "status", "provider", "created_at"]
-    list_filter = ["status", "provider", "created_at"]
-    search_fields = ["id", "user__email", "provider_reference"]
+    """Payments move only through their lifecycle; staff see where each one is and take over the
+    refunds automation gave up on."""
+
+    list_display = [
+        "id",
+        "user",
+        "amount",
+        "method",
+        "status",
+        "provider",
+        "refund_reason",
+        "needs_attention",
+        "created_at",
+    ]
+    list_filter = ["needs_attention", "status", "provider", "method", "refund_reason", "created_at"]
+    search_fields = ["id", "user__email", "provider_reference", "idempotency_key"]
     list_select_related = ["user"]
+    actions = ["retry_refunds"]
+
+    @admin.action(description=_("Retry the refund of selected payments"), permissions=["view"])
+    def retry_refunds(self, request, queryset) -> None:
+        due = queryset.filter(status="succeeded", refund_requested_at__isnull=False)
+        ids = list(due.values_list("id", flat=True))
+        due.update(needs_attention=False, attention_reason="", refund_attempts=0)
+        for payment_id in ids:
+            queue_task("apps.payments.tasks.refund_payment", str(payment_id))
+        self.message_user(
+            request, _("%(n)d refund(s) queued again.") % {"n": len(ids)}, messages.SUCCESS
+        )
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdmin):
+    list_display = ["event_id", "provider", "type", "payment_id", "outcome", "received_at"]
+    list_filter = ["provider", "type", "outcome", "received_at"]
+    search_fields = ["event_id", "payment_id", "reference"]
+
+
+# Sessions are scheduled in the sessions app; cancelling one refunds its sales, which only this
+# app can do, so the session page is served from here with that action and its progress.
+admin.site.unregister(Session)
+
+
+@admin.register(Session)
+class SessionWithSalesAdmin(SessionAdmin):
+    actions = ["cancel_sessions"]
+    list_display = [*SessionAdmin.list_display, "refund_progress"]
+    readonly_fields = [*SessionAdmin.readonly_fields, "refund_progress"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                sales_paid=Count("sales", filter=Q(sales__status="paid")),
+                sales_refunded=Count("sales", filter=Q(sales__status="refunded")),
+            )
+        )
+
+    @admin.display(description=_("refunds"))
+    def refund_progress(self, session: Session) -> str:
+        paid = getattr(session, "sales_paid", None)
+        refunded = getattr(session, "sales_refunded", None)
+        if paid is None:
+            return "-"
+        if session.status != Session.Status.CANCELLED:
+            return _("%(paid)d sale(s)") % {"paid": paid}
+        return _("%(refunded)d of %(total)d sale(s) refunded") % {
+            "refunded": refunded,
+            "total": paid + refunded,
+        }
+
+    @admin.action(description=_("Cancel selected sessions and refund their sales"))
+    def cancel_sessions(self, request, queryset) -> None:
+        for session in queryset:
+            left = refunds.session_cancel(session_id=session.id)
+            self.message_user(
+                request,
+                _("%(session)s cancelled; %(n)d sale(s) being refunded, buyers are e-mailed.")
+                % {"session": session, "n": left},
+                messages.SUCCESS,
+            )

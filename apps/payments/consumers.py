@@ -3,7 +3,7 @@ import uuid
 from apps.core import events
 from apps.core.consumers import EventConsumer, ReceivedEvent
 
-from .emails import send_ticket_email
+from .emails import send_refund_email, send_ticket_email
 
 
 class TicketEmailConsumer(EventConsumer):
@@ -14,3 +14,14 @@ class TicketEmailConsumer(EventConsumer):
 
     def handle(self, event: ReceivedEvent) -> None:
         send_ticket_email(sale_id=uuid.UUID(event.data["sale_id"]))
+
+
+class RefundEmailConsumer(EventConsumer):
+    """Tells the buyer their money is back (a refund they asked for, a cancelled session, or a
+    payment that came after the hold ended)."""
+
+    queue = "cinema.refund-email"
+    event_types = (events.PAYMENT_REFUNDED,)
+
+    def handle(self, event: ReceivedEvent) -> None:
+        send_refund_email(payment_id=uuid.UUID(event.data["payment_id"]))

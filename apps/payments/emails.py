@@ -11,6 +11,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from . import selectors
+from .models import Payment, Sale
 
 
 def _language(code: str) -> str:
@@ -40,3 +41,28 @@ def send_ticket_email(*, sale_id: uuid.UUID) -> None:
         body = render_to_string(f"payments/email/tickets.{language}.txt", context)
         subject = _("Your tickets for %(movie)s") % {"movie": context["movie"]}
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [sale.user.email])
+
+
+def send_refund_email(*, payment_id: uuid.UUID) -> None:
+    payment = (
+        Payment.objects.select_related("user", "reservation__session__movie")
+        .select_related("reservation__session__room__cinema")
+        .get(pk=payment_id)
+    )
+    sale = Sale.objects.filter(payment=payment).values_list("id", flat=True).first()
+    language = _language(payment.language)
+    with translation.override(language):
+        session = payment.reservation.session
+        context = {
+            "movie": session.movie.title,
+            "starts_at": session.starts_at,
+            "cinema": session.room.cinema.name,
+            "room": session.room.name,
+            "reason": payment.refund_reason,
+            "amount": payment.amount,
+            "sale_id": sale,
+            "payment_id": payment.id,
+        }
+        body = render_to_string(f"payments/email/refund.{language}.txt", context)
+        subject = _("Refund for %(movie)s") % {"movie": context["movie"]}
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [payment.user.email])

@@ -1,9 +1,61 @@
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.errors import ApplicationError
+from apps.core.errors import ApplicationError, Conflict
 
 
 class PaymentDeclined(ApplicationError):
     status = 402
     code = "payment_declined"
     default_detail = _("The payment was declined. The seats stay held until the deadline.")
+
+
+class PaymentInProgress(Conflict):
+    code = "payment_in_progress"
+    default_detail = _("Another payment of this reservation is under way. Wait for its outcome.")
+
+    def __init__(self, payment_id) -> None:
+        super().__init__(extra={"payment": str(payment_id)})
+
+
+class PaymentProviderError(ApplicationError):
+    status = 502
+    code = "payment_provider_error"
+    # Not stored as the answer to an Idempotency-Key: a retry asks the provider again.
+    retryable = True
+    default_detail = _(
+        "The payment provider answered with an error. Nothing was charged twice; try again."
+    )
+
+
+class PaymentProviderUnavailable(ApplicationError):
+    status = 503
+    code = "payment_provider_unavailable"
+    retryable = True
+    default_detail = _(
+        "The payment provider could not be reached. If it took the payment, it will be "
+        "completed or refunded automatically; try again in a moment."
+    )
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": "5"})
+
+
+class SaleAlreadyRefunded(Conflict):
+    code = "already_refunded"
+    default_detail = _("This sale is already refunded.")
+
+
+class RefundWindowClosed(Conflict):
+    code = "refund_window_closed"
+    default_detail = _("This sale can no longer be refunded.")
+
+
+class SandboxNotPending(Conflict):
+    code = "payment_not_pending"
+    default_detail = _("Only a pending payment can be settled in the sandbox.")
+
+
+class InvalidWebhookSignature(ApplicationError):
+    status = 400
+    code = "invalid_signature"
+    default_detail = _("The webhook signature is missing, wrong or too old.")

@@ -9,6 +9,11 @@ from django.utils.translation import gettext_lazy as _
 from apps.bookings.models import Reservation
 from apps.sessions.models import Session, SessionSeat
 
+from .lifecycle import PaymentStatus
+
+ONE_PAYMENT_IN_FLIGHT = "payments_one_payment_in_flight"
+ONE_VALID_TICKET_PER_SEAT = "payments_one_valid_ticket_per_seat"
+
 
 def ticket_code() -> str:
     """128 random bits, URL-safe: unique in practice and impossible to guess."""
@@ -16,34 +21,155 @@ def ticket_code() -> str:
 
 
 class Payment(models.Model):
-    """One attempt to charge the buyer through the payment gateway, approved or not."""
+    """One attempt to charge the buyer for a reservation, from before the provider is called until
+    it settles, fails, is cancelled or refunded. Its status moves only along `lifecycle`."""
 
-    class Status(models.TextChoices):
-        APPROVED = "approved", _("approved")
-        DECLINED = "declined", _("declined")
-        REFUNDED = "refunded", _("refunded")
+    Status = PaymentStatus
+
+    class RefundReason(models.TextChoices):
+        LATE = "late", _("paid after the hold ended")
+        REQUESTED = "requested", _("requested")
+        SESSION_CANCELLED = "session_cancelled", _("session cancelled")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    reservation = models.ForeignKey(Reservation, on_delete=models.PROTECT, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    amount = models.DecimalField(max_digits=10, decimal_places=2)
-    status = models.CharField(max_length=10, choices=Status.choices)
-    provider = models.CharField(max_length=40)
-    provider_reference = models.CharField(max_length=120, blank=True)
-    decline_reason = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    reservation = models.ForeignKey(
+        Reservation, on_delete=models.PROTECT, related_name="+", verbose_name=_("reservation")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("user")
+    )
+    amount = models.DecimalField(_("amount"), max_digits=10, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, default="BRL")
+    method = models.CharField(_("method"), max_length=10, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=PaymentStatus.CHOICES, default=PaymentStatus.PROCESSING
+    )
+    provider = models.CharField(_("provider"), max_length=40)
+    # The key the provider deduplicates this attempt by: a retry never charges twice.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=80)
+    provider_reference = models.CharField(_("provider reference"), max_length=120, blank=True)
+    next_action = models.JSONField(_("next action"), null=True, blank=True)
+    failure_reason = models.CharField(_("failure reason"), max_length=200, blank=True)
+    # The buyer's language when they paid: the sale and its e-mails speak it, whenever it settles.
+    language = models.CharField(_("language"), max_length=10, default="pt-br")
+    refund_reason = models.CharField(
+        _("refund reason"), max_length=20, choices=RefundReason.choices, blank=True
+    )
+    refund_requested_at = models.DateTimeField(_("refund requested at"), null=True, blank=True)
+    refund_attempts = models.PositiveIntegerField(_("refund attempts"), default=0)
+    refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+    # The API call to the provider failed (a 502/503): reconciliation finishes this attempt, and
+    # meanwhile it no longer blocks a new one.
+    call_failed_at = models.DateTimeField(_("provider call failed at"), null=True, blank=True)
+    # Set when automation gave up (a refund the provider kept refusing): staff must look.
+    needs_attention = models.BooleanField(_("needs attention"), default=False)
+    attention_reason = models.CharField(_("why it needs attention"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
         ordering = ["-created_at"]
+        indexes = [
+            # Reconciliation's scan: payments still waiting for the provider, oldest first.
+            models.Index(
+                fields=["updated_at"],
+                condition=Q(status__in=PaymentStatus.IN_FLIGHT),
+                name="payments_in_flight_by_age",
+            ),
+            models.Index(
+                fields=["refund_requested_at"],
+                condition=Q(status="succeeded", refund_requested_at__isnull=False),
+                name="payments_refund_due",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=PaymentStatus.ALL), name="payments_payment_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0), name="payments_payment_amount_not_negative"
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "idempotency_key"], name="payments_payment_idempotency_key"
+            ),
+            # One attempt in flight per reservation: a double click cannot start two charges.
+            models.UniqueConstraint(
+                fields=["reservation"],
+                condition=Q(status__in=PaymentStatus.IN_FLIGHT, call_failed_at__isnull=True),
+                name=ONE_PAYMENT_IN_FLIGHT,
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} ({self.status})"
 
 
+class WebhookEvent(models.Model):
+    """A provider's webhook as received, stored before it is answered and processed once."""
+
+    provider = models.CharField(_("provider"), max_length=40)
+    event_id = models.CharField(_("event id"), max_length=120)
+    type = models.CharField(_("type"), max_length=60)
+    payment_id = models.UUIDField(_("payment"), null=True, blank=True)
+    reference = models.CharField(_("provider reference"), max_length=120, blank=True)
+    failure_reason = models.CharField(_("failure reason"), max_length=200, blank=True)
+    payload = models.JSONField(_("payload"))
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=60, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "event_id"], name="payments_webhook_event_once"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                condition=Q(processed_at__isnull=True),
+                name="payments_webhook_unprocessed",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.event_id}"
+
+
+class FakeProviderPayment(models.Model):
+    """The fake provider's own ledger: what a real provider keeps on its side. The app never
+    reads it; only `providers.fake` does, through the same boundary as any provider."""
+
+    reference = models.CharField(primary_key=True, max_length=40)
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    payment_id = models.UUIDField()
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    method = models.CharField(max_length=10)
+    status = models.CharField(max_length=10)
+    failure_reason = models.CharField(max_length=200, blank=True)
+    refund_key = models.CharField(max_length=80, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("sandbox provider payment")
+        verbose_name_plural = _("sandbox provider payments")
+
+    def __str__(self) -> str:
+        return self.reference
+
+
 class Sale(models.Model):
     """A paid reservation: what the buyer bought, for how much, and when."""
+
+    class Status(models.TextChoices):
+        PAID = "paid", _("paid")
+        REFUNDED = "refunded", _("refunded")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     reservation = models.OneToOneField(Reservation, on_delete=models.PROTECT, related_name="sale")
@@ -55,6 +181,10 @@ class Sale(models.Model):
     total = models.DecimalField(max_digits=10, decimal_places=2)
     paid_at = models.DateTimeField(_("paid at"), db_index=True)
     language = models.CharField(_("language"), max_length=10, default="pt-br")
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PAID
+    )
+    refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("sale")
@@ -64,7 +194,12 @@ class Sale(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(total__gte=0), name="payments_sale_total_not_negative"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(status="paid", refunded_at__isnull=True)
+                | Q(status="refunded", refunded_at__isnull=False),
+                name="payments_sale_refunded_at_matches_status",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -74,17 +209,25 @@ class Sale(models.Model):
 class Ticket(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     sale = models.ForeignKey(Sale, on_delete=models.PROTECT, related_name="tickets")
-    # Invariant 2: at most one ticket per session seat, in PostgreSQL.
-    session_seat = models.OneToOneField(
-        SessionSeat, on_delete=models.PROTECT, related_name="ticket"
-    )
+    session_seat = models.ForeignKey(SessionSeat, on_delete=models.PROTECT, related_name="tickets")
     code = models.CharField(max_length=32, unique=True, default=ticket_code, editable=False)
     price = models.DecimalField(max_digits=8, decimal_places=2)
+    # A refunded sale's tickets are void: they stay on record but let nobody in, and the seat
+    # can be sold again.
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
         ordering = ["session_seat_id"]
+        constraints = [
+            # Invariant 2: at most one valid ticket per session seat, in PostgreSQL.
+            models.UniqueConstraint(
+                fields=["session_seat"],
+                condition=Q(voided_at__isnull=True),
+                name=ONE_VALID_TICKET_PER_SEAT,
+            )
+        ]
 
     def __str__(self) -> str:
         return self.code

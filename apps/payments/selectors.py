@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
 
-from .models import Sale, Ticket
+from apps.core.errors import NotFound
+
+from .models import Payment, Sale, Ticket
 
 
 def _with_details(sales: QuerySet[Sale]) -> QuerySet[Sale]:
@@ -24,3 +27,14 @@ def sale_detail(sale_id) -> Sale:
 def purchases_of(user) -> QuerySet[Sale]:
     """The user's sales, newest first."""
     return _with_details(Sale.objects.filter(user=user)).order_by("-paid_at", "-id")
+
+
+def payment_for(*, payment_id, user) -> Payment:
+    """The payment, with its sale, if `user` owns it or is staff; 404 otherwise."""
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None or not (user.is_staff or payment.user_id == user.id):
+        raise NotFound(_("Payment not found."))
+    sale = _with_details(Sale.objects.filter(payment=payment)).first()
+    if sale is not None:
+        payment.sale = sale
+    return payment

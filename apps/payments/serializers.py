@@ -1,15 +1,37 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.catalog.serializers import MovieSummarySerializer
 from apps.rooms.serializers import CinemaSerializer
 
-from .models import Sale, Ticket
+from .models import Payment, Sale, Ticket
+
+
+class StrictCharField(serializers.CharField):
+    """A string as sent: DRF's CharField would take 4242 and read it as "4242"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class PaymentInputSerializer(serializers.Serializer):
-    token = serializers.CharField(
+    token = StrictCharField(
         max_length=200,
-        help_text="Card token from the payment provider. The test card `tok_declined` is declined.",
+        help_text=(
+            "What the payment provider gave the client for this payment. With the sandbox "
+            "provider: `tok_declined` is declined, `tok_pix` is a PIX charge and `tok_3ds` a card "
+            "that needs 3-D Secure (both settle later: 202), any other token is approved at once. "
+            "With Stripe: a PaymentMethod id (`pm_…`), or `pix`."
+        ),
+    )
+
+
+class SandboxInputSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(
+        choices=["succeeded", "failed"],
+        help_text="What the buyer does in their bank app or 3-D Secure page.",
     )
 
 
@@ -33,8 +55,54 @@ class SaleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Sale
-        fields = ("id", "reservation", "tickets", "total", "paid_at")
+        fields = ("id", "reservation", "status", "tickets", "total", "paid_at", "refunded_at")
         read_only_fields = fields
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    reservation = serializers.UUIDField(source="reservation_id")
+    sale = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Payment
+        fields = (
+            "id",
+            "reservation",
+            "status",
+            "method",
+            "amount",
+            "currency",
+            "next_action",
+            "failure_reason",
+            "sale",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(SaleSerializer(allow_null=True))
+    def get_sale(self, payment: Payment) -> dict | None:
+        sale = getattr(payment, "sale", None)
+        return None if sale is None else SaleSerializer(sale).data
+
+
+class PendingPaymentSerializer(serializers.Serializer):
+    """A payment that settles later: what the buyer must do, and until when the seats wait."""
+
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    method = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=10, decimal_places=2)
+    expires_at = serializers.DateTimeField(help_text="The hold's deadline, extended once.")
+    next_action = serializers.JSONField(
+        help_text='`{"type": "pix", "copy_paste", "qr_svg_url"}` or `{"type": "redirect", "url"}`.'
+    )
+
+
+class SessionCancellationSerializer(serializers.Serializer):
+    session = serializers.IntegerField()
+    status = serializers.CharField()
+    sales_to_refund = serializers.IntegerField()
 
 
 class PurchaseRoomSerializer(serializers.Serializer):
@@ -58,5 +126,5 @@ class PurchaseSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Sale
-        fields = ("id", "session", "tickets", "total", "paid_at")
+        fields = ("id", "session", "status", "tickets", "total", "paid_at", "refunded_at")
         read_only_fields = fields

@@ -1,104 +1,303 @@
-"""Payment confirmation: charge the buyer, then turn the hold into a sale with tickets.
+"""Payments: start an attempt, apply what the provider reports, turn a success into a sale.
 
-The gateway is called before any lock is taken, so a slow provider never holds seat or
-reservation locks. The confirming transaction then re-checks the hold under its row lock; if the
-hold ran out (or another payment won) meanwhile, the charge is refunded.
+The attempt's row is committed (status `processing`, with the provider idempotency key) before the
+provider is called, so no charge can exist without a record. Every outcome afterwards, whether the
+provider answered the API call at once, announced it by webhook or was asked by reconciliation,
+goes through `payment_apply()`: one transaction under the payment's row lock, so duplicates, races
+and events out of order end in one state.
+
+Lock order: the payment row, then the sale row, then the reservation (apps.bookings.locks).
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import structlog
+from celery import current_app
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 
+from apps.bookings import errors as booking_errors
 from apps.bookings import selectors as booking_selectors
 from apps.bookings import services as booking_services
-from apps.core import events, metrics
+from apps.bookings.models import Reservation
+from apps.core import events
+from apps.core import metrics as core_metrics
+from apps.core.db import constraint_errors
 from apps.core.prefetch import attach_prefetched
+from apps.sessions import selectors as session_selectors
 
-from .errors import PaymentDeclined
-from .gateway import get_gateway
-from .models import Payment, Sale, Ticket
+from . import metrics
+from .errors import PaymentInProgress, PaymentProviderError, PaymentProviderUnavailable
+from .lifecycle import PaymentStatus, check_transition
+from .models import ONE_PAYMENT_IN_FLIGHT, Payment, Sale, Ticket
+from .providers import get_provider
+from .providers.base import Outcome, ProviderError, ProviderPayment, ProviderUnavailable
 
 logger = structlog.get_logger(__name__)
 
+# What a reservation that can no longer be bought raises when a success comes for it.
+HOLD_ENDED = (
+    booking_errors.ReservationExpired,
+    booking_errors.ReservationNotPending,
+    booking_errors.ReservationAlreadyConfirmed,
+    booking_errors.SessionNotOpen,
+)
+REFUND_TASK = "apps.payments.tasks.refund_payment"
 
-def payment_confirm(
-    *, reservation_id: uuid.UUID, user, token: str, idempotency_key: str | None = None
-) -> Sale:
-    reservation = booking_selectors.owned_reservation(reservation_id=reservation_id, user=user)
-    booking_services.ensure_payable(reservation, timezone.now())  # fail before charging
-    # The amount comes from the prices fixed when the seats were held, never from the client.
-    amount = reservation.total
-    gateway = get_gateway()
+
+def queue_task(name: str, *args) -> None:
+    """Queue a payments task once the current transaction commits (at once outside one). A
+    broker failure is logged only: reconciliation finds the work and does it."""
+
+    def send() -> None:
+        try:
+            current_app.send_task(name, args=list(args), retry=False)
+        except Exception as exc:  # the broker's failures come in many types
+            logger.warning("payment_task_not_queued", task=name, args=args, error=str(exc))
+
+    transaction.on_commit(send)
+
+
+def _set_status(payment: Payment, status: str) -> None:
+    check_transition(payment.status, status)
+    payment.status = status
+    transaction.on_commit(
+        lambda: metrics.PAYMENTS.labels(status=status, provider=payment.provider).inc()
+    )
+
+
+def _provider_key(reservation: Reservation, idempotency_key: str | None) -> str:
     # The provider deduplicates by key across the whole merchant account, but a client's
     # Idempotency-Key is only unique per user: scope it to the reservation (stable across retries).
-    provider_key = (
-        str(uuid.uuid5(reservation.id, idempotency_key)) if idempotency_key else str(uuid.uuid4())
-    )
-    charge = gateway.charge(amount=amount, token=token, idempotency_key=provider_key)
+    if idempotency_key:
+        return str(uuid.uuid5(reservation.id, idempotency_key))
+    return str(uuid.uuid4())
+
+
+def _open_attempt(reservation: Reservation, user, provider: str, key: str) -> Payment:
+    """The attempt's row, committed before the provider hears of it; a retry with the same key
+    finds the row it wrote the first time."""
+    existing = Payment.objects.filter(provider=provider, idempotency_key=key).first()
+    if existing is not None:
+        return existing
     payment = Payment(
         reservation=reservation,
         user=user,
-        amount=amount,
-        provider=gateway.name,
-        provider_reference=charge.reference,
+        amount=reservation.total,  # fixed when the seats were held, never from the client
+        currency=settings.PAYMENT_CURRENCY,
+        provider=provider,
+        idempotency_key=key,
+        language=translation.get_language() or settings.LANGUAGE_CODE,
     )
-    if not charge.approved:
-        payment.status = Payment.Status.DECLINED
-        payment.decline_reason = charge.decline_reason
-        payment.save()
-        logger.info(
-            "payment_declined", reservation_id=str(reservation.id), reason=charge.decline_reason
-        )
-        raise PaymentDeclined()
+    in_flight = Payment.objects.filter(
+        reservation=reservation, status__in=PaymentStatus.IN_FLIGHT
+    ).values_list("id", flat=True)
+    with constraint_errors({ONE_PAYMENT_IN_FLIGHT: lambda: PaymentInProgress(in_flight.first())}):
+        payment.save(force_insert=True)
+    metrics.PAYMENTS.labels(status=PaymentStatus.PROCESSING, provider=provider).inc()
+    return payment
 
+
+def payment_start(
+    *, reservation_id: uuid.UUID, user, token: str, idempotency_key: str | None = None
+) -> Payment:
+    """Charge the reservation's total. Returns the payment as the provider left it: succeeded
+    (with `payment.sale`), pending (the hold extended) or failed. Raises the contract's errors."""
+    reservation = booking_selectors.owned_reservation(reservation_id=reservation_id, user=user)
+    booking_services.ensure_payable(reservation, timezone.now())  # fail before charging
+    if not session_selectors.session_sells(reservation.session_id):
+        raise booking_errors.SessionNotOpen()
+    provider = get_provider()
+    try:
+        payment = _open_attempt(
+            reservation, user, provider.name, _provider_key(reservation, idempotency_key)
+        )
+    except IntegrityError:  # the same key at the same instant: the other request has it
+        raise PaymentInProgress(None) from None
+    if payment.status != PaymentStatus.PROCESSING:
+        return _with_sale(payment)  # a retry of an attempt that already has its outcome
+    log = logger.bind(payment_id=str(payment.id), reservation_id=str(reservation.id))
+    try:
+        observed = provider.create_payment(
+            payment_id=payment.id,
+            amount=payment.amount,
+            currency=payment.currency,
+            token=token,
+            idempotency_key=payment.idempotency_key,
+        )
+    except (ProviderUnavailable, ProviderError) as exc:
+        unavailable = isinstance(exc, ProviderUnavailable)
+        kind = "unavailable" if unavailable else "error"
+        metrics.PROVIDER_ERRORS.labels(provider=provider.name, kind=kind).inc()
+        log.warning(f"payment_provider_{kind}", error=str(exc))
+        # Whatever the provider did is reconciliation's to find; the buyer may try again.
+        Payment.objects.filter(pk=payment.pk).update(call_failed_at=timezone.now())
+        raise (PaymentProviderUnavailable() if unavailable else PaymentProviderError()) from exc
+    return payment_apply(
+        payment_id=payment.id, observed=observed, source="api", reservation=reservation
+    )
+
+
+def raise_unpayable(reservation: Reservation) -> None:
+    """Raise the contract's error for a reservation this payment could not buy."""
+    booking_services.ensure_payable(reservation, timezone.now())
+    raise booking_errors.SessionNotOpen()
+
+
+def _with_sale(payment: Payment) -> Payment:
+    if payment.status == PaymentStatus.SUCCEEDED:
+        sale = Sale.objects.filter(payment=payment).first()
+        if sale is not None:
+            payment.sale = sale
+    return payment
+
+
+def payment_apply(
+    *,
+    payment_id: uuid.UUID,
+    observed: ProviderPayment,
+    source: str,
+    reservation: Reservation | None = None,
+) -> Payment:
+    """Move the payment to what the provider reports, once. `reservation`, when the caller has
+    it with its seats, saves reading them again."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        before = (payment.status, payment.provider_reference, payment.method)
+        if observed.reference and not payment.provider_reference:
+            payment.provider_reference = observed.reference
+        if observed.reference and observed.method and not payment.method:
+            payment.method = observed.method
+        log = logger.bind(
+            payment_id=str(payment.id),
+            reservation_id=str(payment.reservation_id),
+            source=source,
+            observed=observed.status,
+        )
+        if observed.status == Outcome.SUCCEEDED:
+            _succeed(payment, log, reservation)
+        elif payment.status not in PaymentStatus.IN_FLIGHT:
+            # A late or repeated report of something already decided (a failure after the
+            # success, a pending after the webhook): the first word stands.
+            log.info("payment_report_ignored", status=payment.status)
+        elif observed.status == Outcome.PENDING:
+            _pend(payment, observed, log)
+        elif observed.status == Outcome.FAILED:
+            _fail(payment, observed.failure_reason or "failed", log)
+        elif observed.status == Outcome.CANCELED:
+            _set_status(payment, PaymentStatus.CANCELED)
+            log.info("payment_canceled")
+        # An ignored report leaves the row as it was (updated_at included).
+        if (payment.status, payment.provider_reference, payment.method) != before:
+            payment.save()
+    return payment
+
+
+def _pend(payment: Payment, observed: ProviderPayment, log) -> None:
+    if payment.status == PaymentStatus.PENDING:
+        return
+    _set_status(payment, PaymentStatus.PENDING)
+    payment.method = observed.method
+    payment.next_action = observed.next_action
+    events.emit(
+        events.Event(
+            events.PAYMENT_PENDING,
+            {
+                "payment_id": payment.id,
+                "reservation_id": payment.reservation_id,
+                "method": payment.method,
+                "amount": payment.amount,
+            },
+        )
+    )
+    until = timezone.now() + timedelta(seconds=settings.PAYMENT_PENDING_SECONDS)
     try:
         with transaction.atomic():
-            payment.status = Payment.Status.APPROVED
-            payment.save()
-            confirmed = booking_services.reservation_confirm(
-                reservation_id=reservation.id, user=user
+            booking_services.reservation_extend(
+                reservation_id=payment.reservation_id, user=payment.user, until=until
             )
-            sale = Sale.objects.create(
-                reservation=confirmed,
-                payment=payment,
-                user=user,
-                session_id=confirmed.session_id,
-                total=amount,
-                paid_at=timezone.now(),
-                # The ticket e-mail goes out in the language the buyer paid in.
-                language=translation.get_language() or settings.LANGUAGE_CODE,
-            )
-            tickets = Ticket.objects.bulk_create(
-                Ticket(sale=sale, session_seat=seat.session_seat, price=seat.price)
-                for seat in reservation.seats.all()
-            )
-            events.emit(
-                events.Event(
-                    events.PAYMENT_CONFIRMED,
-                    {
-                        "reservation_id": confirmed.id,
-                        "sale_id": sale.id,
-                        "session_id": confirmed.session_id,
-                        "user_id": user.id,
-                        "seat_ids": sorted(ticket.session_seat_id for ticket in tickets),
-                        "total": amount,
-                    },
-                )
-            )
-    except Exception:
-        # The hold ran out or another payment won while we charged: give the money back.
-        gateway.refund(reference=charge.reference, amount=amount)
-        payment.status = Payment.Status.REFUNDED
-        payment.save(force_insert=True)
-        logger.warning(
-            "payment_refunded", reservation_id=str(reservation.id), reference=charge.reference
+    except HOLD_ENDED:
+        # The hold ended while the provider answered: this payment can no longer buy it.
+        queue_task("apps.payments.tasks.cancel_payment", str(payment.id))
+        log.info("payment_pending_after_hold", status=payment.status)
+        return
+    log.info("payment_pending", method=payment.method)
+
+
+def _fail(payment: Payment, reason: str, log) -> None:
+    _set_status(payment, PaymentStatus.FAILED)
+    payment.failure_reason = reason[:200]
+    events.emit(
+        events.Event(
+            events.PAYMENT_FAILED,
+            {"payment_id": payment.id, "reservation_id": payment.reservation_id, "reason": reason},
         )
-        raise
+    )
+    # The hold stays until its deadline, so the buyer can try again.
+    log.info("payment_declined", reason=reason)
+
+
+def _succeed(payment: Payment, log, reservation: Reservation | None) -> None:
+    if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED):
+        log.info("payment_report_ignored", status=payment.status)
+        return
+    _set_status(payment, PaymentStatus.SUCCEEDED)
+    try:
+        with transaction.atomic():
+            sale = _sell(payment, reservation)
+    except HOLD_ENDED as exc:
+        # Paid after the hold ended, or its seats went to someone else: give the money back.
+        request_refund(payment, Payment.RefundReason.LATE)
+        log.warning("payment_succeeded_late", hold=getattr(exc, "code", ""))
+        return
+    payment.sale = sale
+    amount = payment.amount
+    transaction.on_commit(lambda: _count_sale(amount))
+    log.info("payment_confirmed", sale_id=str(sale.id), total=str(amount))
+
+
+def _count_sale(amount) -> None:
+    core_metrics.SALES.inc()
+    core_metrics.REVENUE.inc(float(amount))
+
+
+def _sell(payment: Payment, reservation: Reservation | None) -> Sale:
+    """The sale and its tickets, in the transaction that closes the hold as sold."""
+    confirmed = booking_services.reservation_confirm(
+        reservation_id=payment.reservation_id, user=payment.user
+    )
+    if reservation is None:
+        reservation = booking_selectors.reservation_queryset().get(pk=payment.reservation_id)
+    sale = Sale.objects.create(
+        reservation=confirmed,
+        payment=payment,
+        user_id=payment.user_id,
+        session_id=confirmed.session_id,
+        total=payment.amount,
+        paid_at=timezone.now(),
+        language=payment.language,
+    )
+    seats = list(reservation.seats.all())
+    tickets = Ticket.objects.bulk_create(
+        Ticket(sale=sale, session_seat=seat.session_seat, price=seat.price) for seat in seats
+    )
+    events.emit(
+        events.Event(
+            events.PAYMENT_CONFIRMED,
+            {
+                "reservation_id": confirmed.id,
+                "sale_id": sale.id,
+                "session_id": confirmed.session_id,
+                "user_id": payment.user_id,
+                "seat_ids": sorted(ticket.session_seat_id for ticket in tickets),
+                "total": payment.amount,
+            },
+        )
+    )
     # The caller renders the new sale from memory instead of reading it back: its tickets in
     # seat order, as `selectors.sale_detail` gives them, with the seats the reservation brought.
     attach_prefetched(
@@ -106,12 +305,62 @@ def payment_confirm(
         "tickets",
         sorted(tickets, key=lambda t: (t.session_seat.seat.row, t.session_seat.seat.number)),
     )
-    metrics.SALES.inc()
-    metrics.REVENUE.inc(float(amount))
-    logger.info(
-        "payment_confirmed",
-        reservation_id=str(reservation.id),
-        sale_id=str(sale.id),
-        total=str(amount),
-    )
     return sale
+
+
+def request_refund(payment: Payment, reason: str) -> None:
+    """Record that the money must go back, and queue the provider call for after the commit.
+    A step of the caller's transaction, with the payment row locked."""
+    if payment.refund_requested_at is not None:
+        return
+    payment.refund_reason = reason
+    payment.refund_requested_at = timezone.now()
+    queue_task(REFUND_TASK, str(payment.id))
+
+
+def void_sale(sale: Sale) -> None:
+    """The sale is refunded: its tickets void, its seats on sale again. A step of the caller's
+    transaction, with the payment and sale rows locked."""
+    now = timezone.now()
+    sale.status = Sale.Status.REFUNDED
+    sale.refunded_at = now
+    sale.save(update_fields=["status", "refunded_at"])
+    Ticket.objects.filter(sale=sale, voided_at__isnull=True).update(voided_at=now)
+    booking_services.reservation_release_sold(reservation_id=sale.reservation_id)
+
+
+def payment_apply_refund(*, payment_id: uuid.UUID, source: str) -> Payment:
+    """The provider gave the money back (its answer to our refund, or its webhook)."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        log = logger.bind(payment_id=str(payment.id), source=source)
+        if payment.status == PaymentStatus.REFUNDED:
+            log.info("payment_report_ignored", status=payment.status, observed="refunded")
+            return payment
+        sale = Sale.objects.select_for_update().filter(payment=payment).first()
+        if sale is not None and sale.status == Sale.Status.PAID:
+            # Refunded at the provider by someone else (its dashboard): the tickets go too.
+            void_sale(sale)
+        if not payment.refund_reason:
+            payment.refund_reason = (
+                Payment.RefundReason.REQUESTED if sale else Payment.RefundReason.LATE
+            )
+        _set_status(payment, PaymentStatus.REFUNDED)
+        payment.refunded_at = timezone.now()
+        payment.save()
+        events.emit(
+            events.Event(
+                events.PAYMENT_REFUNDED,
+                {
+                    "payment_id": payment.id,
+                    "reservation_id": payment.reservation_id,
+                    "sale_id": sale.id if sale else None,
+                    "amount": payment.amount,
+                    "reason": payment.refund_reason,
+                },
+            )
+        )
+        reason = payment.refund_reason
+        transaction.on_commit(lambda: metrics.REFUNDS.labels(reason=reason, result="done").inc())
+    log.info("payment_refunded", reason=payment.refund_reason)
+    return payment

@@ -1,6 +1,5 @@
 from django import forms
-from django.contrib import admin, messages
-from django.utils.translation import gettext_lazy as _
+from django.contrib import admin
 
 from apps.core.admin import ReadOnlyTabularInline
 from apps.core.errors import ApplicationError
@@ -49,7 +48,7 @@ class SessionAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_at"
     autocomplete_fields = ["movie"]
     readonly_fields = ["ends_at", "status", "created_at"]
-    actions = ["cancel_sessions"]
+    # Cancelling refunds the sales: the payments app serves this page with that action.
 
     def has_change_permission(self, request, obj=None) -> bool:
         # Seats are copied from the room at creation: an edited session would drift from them.
@@ -60,11 +59,3 @@ class SessionAdmin(admin.ModelAdmin):
             movie=obj.movie, room=obj.room, starts_at=obj.starts_at, price=obj.price
         )
         obj.pk = created.pk
-
-    @admin.action(description=_("Cancel selected sessions"))
-    def cancel_sessions(self, request, queryset) -> None:
-        for session in queryset:
-            try:
-                services.session_cancel(session=session)
-            except ApplicationError as error:
-                self.message_user(request, f"{session}: {error.detail}", messages.WARNING)

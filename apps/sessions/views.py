@@ -101,13 +101,3 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         set_response_etag(response)
         patch_cache_control(response, no_cache=True)
         return get_conditional_response(request, etag=response["ETag"], response=response)
-
-    @extend_schema(
-        summary="Cancel a session (staff)",
-        request=None,
-        responses={200: SessionOutputSerializer, **problems(401, 403, 404, 409)},
-    )
-    @action(detail=True, methods=["post"])
-    def cancel(self, request: Request, pk: str) -> Response:
-        session = services.session_cancel(session=self.get_object())
-        return Response(SessionOutputSerializer(selectors.session_list().get(pk=session.pk)).data)

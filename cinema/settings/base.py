@@ -228,7 +228,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # The X-Session-Token scheme and each operation's requirement: apps.core.openapi.
-    "ENUM_NAME_OVERRIDES": {},
+    # Several models have a `status`: each enum is named after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "ReservationStatusEnum": "apps.bookings.models.Reservation.Status",
+        "SessionStatusEnum": "apps.sessions.models.Session.Status",
+        "SaleStatusEnum": "apps.payments.models.Sale.Status",
+        "PaymentStatusEnum": "apps.payments.lifecycle.PaymentStatus.CHOICES",
+    },
 }
 
 # --- Celery (RabbitMQ broker) ------------------------------------------------------------------
@@ -256,6 +262,10 @@ CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {
         "task": "apps.core.tasks.relay_outbox_task",
         "schedule": env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=10.0),
+    },
+    "reconcile-payments": {
+        "task": "apps.payments.tasks.reconcile_payments",
+        "schedule": env.float("PAYMENT_RECONCILE_INTERVAL_SECONDS", default=30.0),
     },
     "prune-outbox": {"task": "apps.core.tasks.prune_outbox_task", "schedule": 3600.0},
     "prune-idempotency-keys": {
@@ -287,6 +297,9 @@ MIN_SEATS_PER_SESSION = 16
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 # How long a retry waits for the first request with its Idempotency-Key before a 409.
 IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=5.0)
+# A payment's Idempotency-Key is claimed before the provider is called; a claim left by a request
+# that died is taken over by a retry after this long (longer than any provider call may take).
+IDEMPOTENCY_CLAIM_SECONDS = env.float("IDEMPOTENCY_CLAIM_SECONDS", default=60.0)
 # How long a request waits for a row lock before giving up with a retryable 409.
 LOCK_TIMEOUT_SECONDS = env.float("LOCK_TIMEOUT_SECONDS", default=3.0)
 HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=2.0)
@@ -302,8 +315,37 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 # Django waits forever by default: a mail server that hangs would stall every event consumer of
 # the worker. The ticket e-mail gives up after this long, and its event is retried with backoff.
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
-# The payment provider behind apps.payments.gateway.PaymentGateway.
-PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="apps.payments.gateway.FakeGateway")
+
+# --- Payments (apps.payments.providers) --------------------------------------------------------
+# "fake" (the local sandbox provider, the default) or "stripe".
+PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER", default="fake")
+PAYMENT_CURRENCY = "BRL"
+# Starting a payment that settles later (PIX, 3-D Secure) extends the hold once, to at least this.
+PAYMENT_PENDING_SECONDS = env.int("PAYMENT_PENDING_SECONDS", default=300)
+# Reconciliation asks the provider about payments left processing or pending this long.
+PAYMENT_RECONCILE_AFTER_SECONDS = env.int("PAYMENT_RECONCILE_AFTER_SECONDS", default=60)
+# A refund the provider refuses or cannot take is retried this often (backoff), then flagged.
+PAYMENT_REFUND_MAX_RETRIES = env.int("PAYMENT_REFUND_MAX_RETRIES", default=8)
+# The buyer may refund a sale until this long before the session starts; staff until it starts.
+REFUND_DEADLINE_MINUTES = env.int("REFUND_DEADLINE_MINUTES", default=120)
+# The fake provider signs its webhooks with this secret and delivers them to this URL.
+PAYMENT_WEBHOOK_SECRET = env.str("PAYMENT_WEBHOOK_SECRET", default="whsec-local-fake-provider")
+PAYMENT_WEBHOOK_URL = env.str(
+    "PAYMENT_WEBHOOK_URL", default="http://127.0.0.1:8000/api/v1/payments/webhooks/fake"
+)
+# Signed webhooks older (or newer) than this are refused: a captured one cannot be replayed later.
+PAYMENT_WEBHOOK_TOLERANCE_SECONDS = 300
+# Stripe (PAYMENT_PROVIDER=stripe): test-mode keys from the dashboard. STRIPE_API_BASE exists for
+# tests, which point the official SDK at a local stub.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
+# Stripe's search lags its writes (about a minute, more while it recovers from an outage): an
+# attempt missing from it is taken as never charged only once it is older than this.
+STRIPE_SEARCH_LAG_SECONDS = env.float("STRIPE_SEARCH_LAG_SECONDS", default=900.0)
+# Where Stripe sends the buyer back after 3-D Secure.
+STRIPE_RETURN_URL = env.str("STRIPE_RETURN_URL", default=f"{FRONTEND_URL}/payments/return")
 
 # --- Domain events (transactional outbox -> RabbitMQ -> consumers) ----------------------------
 EVENTS_BROKER_URL = env.str("EVENTS_BROKER_URL", default=CELERY_BROKER_URL)
@@ -323,6 +365,7 @@ EVENT_CONSUMERS = env.list(
     default=[
         "apps.bookings.consumers.ExpirySchedulerConsumer",
         "apps.payments.consumers.TicketEmailConsumer",
+        "apps.payments.consumers.RefundEmailConsumer",
         "apps.stats.consumers.SessionStatsConsumer",
     ],
 )
