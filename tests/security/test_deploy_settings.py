@@ -1,4 +1,5 @@
-"""cinema.settings.production passes Django's deployment checklist, and compose runs it."""
+"""cinema.settings.production passes Django's deployment checklist and never runs the sandbox
+payment provider; compose runs the same hardening with the sandbox (cinema.settings.demo)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = "cinema.settings.production"
+DEMO = "cinema.settings.demo"
 
 
 def production_env(**overrides: str) -> dict[str, str]:
@@ -42,8 +44,10 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
-def test_check_deploy_is_clean():
-    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
+@pytest.mark.parametrize("module", [PRODUCTION, DEMO])
+def test_check_deploy_is_clean(module):
+    env = production_env(DJANGO_SETTINGS_MODULE=module)
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
 
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -63,6 +67,21 @@ def test_production_refuses_to_start_without_a_secret_key(secret):
 
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_the_sandbox_payment_provider():
+    result = manage("check", env=production_env(PAYMENT_PROVIDER="fake"))
+
+    assert result.returncode != 0
+    assert "PAYMENT_PROVIDER='fake'" in result.stderr
+
+
+def test_production_pays_through_stripe_and_the_demo_through_the_sandbox():
+    script = "from django.conf import settings; print(settings.PAYMENT_PROVIDER)"
+    for module, provider in ((PRODUCTION, "stripe"), (DEMO, "fake")):
+        result = manage("shell", "-c", script, env=production_env(DJANGO_SETTINGS_MODULE=module))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == provider
 
 
 @pytest.fixture
@@ -107,10 +126,12 @@ def compose() -> dict:
 
 
 @pytest.mark.parametrize("name", ["migrate", "api1", "api2", "worker", "beat"])
-def test_compose_runs_production_settings_over_plain_http(compose, name):
+def test_compose_runs_the_hardened_demo_settings_over_plain_http(compose, name):
     env = compose["services"][name]["environment"]
 
-    assert env["DJANGO_SETTINGS_MODULE"] == PRODUCTION
+    assert env["DJANGO_SETTINGS_MODULE"] == f"${{DJANGO_SETTINGS_MODULE:-{DEMO}}}"
+    # The sandbox provider's webhooks reach the API through nginx, as a provider's would.
+    assert env["PAYMENT_WEBHOOK_URL"] == "http://nginx:8000/api/v1/payments/webhooks/fake"
     # nginx listens on plain HTTP port 8000: redirecting to HTTPS would break `docker compose up`.
     assert env["DJANGO_SECURE_SSL_REDIRECT"] == "${DJANGO_SECURE_SSL_REDIRECT:-false}"
     assert env["DJANGO_SECRET_KEY"].startswith("${DJANGO_SECRET_KEY:-")
