@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import kombu.pools
 from django.conf import settings
 from django.db import connection
 from kombu import Producer, Queue
@@ -213,3 +214,14 @@ def events_listener(broker_url: str) -> Iterator[Callable[[], list]]:
             yield drain
         finally:
             queue.delete()
+
+
+def reset_celery_pools(app) -> None:
+    """Drop the Celery app's broker connections after its broker URL changed. kombu also keeps
+    producer pools per connection in a registry of its own: left there, the pool of the URL a
+    test restores would be the closed one, and every later publish would fail."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+    kombu.pools.reset()

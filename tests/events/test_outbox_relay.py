@@ -18,7 +18,7 @@ from apps.core.models import OutboxEvent
 from apps.core.relay import outbox_lag_seconds, prune_outbox, relay_outbox
 from apps.payments import services as payment_services
 from tests.concurrency import run_together
-from tests.events.helpers import events_listener
+from tests.events.helpers import events_listener, reset_celery_pools
 from tests.factories import UserFactory, make_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,18 +40,12 @@ def celery_broker_down():
     """Point the Celery app (expiry tasks) at a dead broker for one test."""
     from cinema.celery import app
 
-    def reset_pools() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app._pool = None
-        app.amqp._producer_pool = None
-
     live = app.conf.broker_url
     app.conf.broker_url = DEAD_BROKER
-    reset_pools()
+    reset_celery_pools(app)
     yield
     app.conf.broker_url = live
-    reset_pools()
+    reset_celery_pools(app)
 
 
 def _scripted_story():
@@ -71,7 +65,9 @@ def _scripted_story():
     paid = booking_services.reservation_create(
         user=buyer, session_id=session.id, seat_ids=seats[5:6]
     )
-    payment_services.payment_confirm(reservation_id=paid.id, user=buyer, token="tok_visa")
+    payment = payment_services.payment_start(reservation_id=paid.id, user=buyer, token="tok_visa")
+    assert payment.status == "succeeded"
+    assert payment.sale.reservation_id == paid.id
     return session, buyer, (cancelled, expired, paid)
 
 

@@ -10,7 +10,12 @@ import pytest
 
 from apps.core.broker import events_connection
 from tests.conftest import point_cache_at
-from tests.events.helpers import delete_queues, events_listener, purge_queues
+from tests.events.helpers import (
+    delete_queues,
+    events_listener,
+    purge_queues,
+    reset_celery_pools,
+)
 from tests.faults.proxy import TcpProxy
 from tests.faults.redis_server import RedisServer
 from tests.faults.workers import CONSUMERS
@@ -30,13 +35,6 @@ def private_redis(settings) -> Iterator[RedisServer]:
         server.stop()
 
 
-def _reset_celery_pools(app) -> None:
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
 @pytest.fixture
 def broker_proxy(settings) -> Iterator[TcpProxy]:
     """A TCP proxy in front of the shared RabbitMQ; the relay (EVENTS_BROKER_URL) and this
@@ -49,13 +47,13 @@ def broker_proxy(settings) -> Iterator[TcpProxy]:
     settings.EVENTS_BROKER_URL = url
     settings.CELERY_BROKER_URL = url
     app.conf.broker_url = url
-    _reset_celery_pools(app)
+    reset_celery_pools(app)
     try:
         yield proxy
     finally:
         proxy.stop()
         app.conf.broker_url = live_celery_url
-        _reset_celery_pools(app)
+        reset_celery_pools(app)
 
 
 @pytest.fixture
