@@ -46,6 +46,8 @@ EVENT_CLIENTS = int(os.environ.get("BENCH_EVENT_CLIENTS", "16"))
 PGBENCH_SECONDS = float(os.environ.get("BENCH_PGBENCH_SECONDS", str(SECONDS)))
 PORTS = (8701, 8702)  # the two app instances every scenario talks to, clients alternating
 TTL_PORT = 8703  # one more instance with a 2 s hold, for the expiry probe
+# Where the sandbox provider (run by the worker) delivers its signed webhooks: the first instance.
+WEBHOOK_URL = f"http://127.0.0.1:{PORTS[0]}/api/v1/payments/webhooks/fake"
 PROBE_TTL_SECONDS = 2
 ROWS, PER_ROW = 26, 40  # 1,040 seats: the big sessions
 REQUEST_TIMEOUT = 30.0
@@ -56,7 +58,9 @@ def amqp_url(vhost: str) -> str:
 
 
 def server_env(**extra: str) -> dict[str, str]:
-    """The environment of every process of the stack (and of this one)."""
+    """The environment of every process of the stack (and of this one). The sandbox provider
+    is pinned (a PAYMENT_PROVIDER=stripe in the caller's shell would make (f) charge Stripe's
+    test mode), and its webhooks go to the benchmark's own instance, not to `make run`'s :8000."""
     env = {k: v for k, v in os.environ.items() if k != "RESERVATION_TTL_SECONDS"}
     broker = amqp_url(AMQP_VHOST)
     env.update(
@@ -72,6 +76,8 @@ def server_env(**extra: str) -> dict[str, str]:
         THROTTLE_USER="1000000/min",
         THROTTLE_ANON="1000000/min",
         ACCOUNT_RATE_LIMITS_ENABLED="false",
+        PAYMENT_PROVIDER="fake",
+        PAYMENT_WEBHOOK_URL=WEBHOOK_URL,
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)
@@ -348,6 +354,38 @@ def wait_queue(stack: Stack, queue: str, timeout: float = 90.0) -> None:
     raise RuntimeError(f"the Celery worker did not declare {queue} in {timeout:.0f} s")
 
 
+def task_queues(task_names: Iterable[str]) -> set[str]:
+    """The queues the app's Celery routing sends these tasks to (what the web instances publish
+    them on), resolved by the app's own router rather than assumed."""
+    from cinema.celery import app
+
+    return {app.amqp.router.route({}, name)["queue"].name for name in task_names}
+
+
+def wait_consumers(stack: Stack, queues: Iterable[str], timeout: float = 90.0) -> None:
+    """Until each queue has a consumer. A queue can exist without one (beat or a web instance
+    declares it when it publishes), and tasks on it would then wait forever."""
+    from kombu import Connection
+
+    waiting = set(queues)
+    deadline = time.monotonic() + timeout
+    while waiting and time.monotonic() < deadline:
+        stack.check_alive()
+        # Not declared yet (or the broker busy): try again.
+        with (
+            contextlib.suppress(Exception),
+            Connection(amqp_url(AMQP_VHOST), connect_timeout=2) as connection,
+        ):
+            for queue in sorted(waiting):
+                declared = connection.default_channel.queue_declare(queue=queue, passive=True)
+                if declared.consumer_count:
+                    waiting.discard(queue)
+        if waiting:
+            time.sleep(0.5)
+    if waiting:
+        raise RuntimeError(f"no Celery worker consumes {sorted(waiting)} after {timeout:.0f} s")
+
+
 # --- Fixtures in the database --------------------------------------------------------------
 
 
@@ -430,6 +468,19 @@ class SeatPool:
                 self.exhausted = True
                 return None
             return self._items.pop()
+
+    def take_group(self, count: int) -> tuple[int, list[int]] | None:
+        """Up to `count` seats of one session for one reservation (fewer when the session's
+        seats run out first: a reservation cannot span sessions)."""
+        with self._lock:
+            if not self._items:
+                self.exhausted = True
+                return None
+            session_id, seat = self._items.pop()
+            seats = [seat]
+            while len(seats) < count and self._items and self._items[-1][0] == session_id:
+                seats.append(self._items.pop()[1])
+            return session_id, sorted(seats)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -8,6 +8,9 @@ sweeper closed it).
 Events: tests/bench/events_probe.py (its own process) logs every `reservation.created` message
 with its arrival time; the latency is arrival minus the envelope's `occurred_at`, which the
 service sets inside the reservation's transaction just before it commits.
+
+Settlement (scenario (f)): after the run, the database is polled until every payment settled in
+the sandbox has its sale; the latency is read from the rows the app wrote, not from a client.
 """
 
 from __future__ import annotations
@@ -214,3 +217,92 @@ def wait_quiet(timeout: float = 60.0) -> float:
     else:
         log(f"after {timeout:.0f} s: {pending} holds pending, {unpublished} events unpublished")
     return time.monotonic() - started
+
+
+@dataclass
+class Settlement:
+    """What became of the payments a run settled in the sandbox (outcome `succeeded`)."""
+
+    settled: int  # sandbox calls answered 202
+    sold: int  # of those, payments with a sale once the wait ended
+    waited_s: float  # from the end of the run until the last sale (or the time-out)
+    # payments_webhookevent.processed_at - received_at: the web stored the event, the worker
+    # wrote the sale in the transaction that marks it processed (Sale.paid_at is taken in that
+    # same transaction, so it is the same interval).
+    received_to_sale_ms: list[float] = field(default_factory=list)
+    # Sale.paid_at - when the client sent the sandbox call: the above plus the sandbox's delivery
+    # task (queued on the worker) and its HTTP POST to the web.
+    call_to_sale_ms: list[float] = field(default_factory=list)
+    unsold: dict[str, int] = field(default_factory=dict)  # "<payment status>, <webhook state>"
+
+    @property
+    def missing(self) -> int:
+        """Settled payments without a sale after the wait: the run's failures."""
+        return self.settled - self.sold
+
+    def received_ms(self, p: float) -> float | None:
+        return percentile(self.received_to_sale_ms, p)
+
+    def call_ms(self, p: float) -> float | None:
+        return percentile(self.call_to_sale_ms, p)
+
+
+def settlement(settled: list[tuple[str, float]], timeout: float) -> Settlement:
+    """Wait (at most `timeout` s) until each settled payment, (payment id, time.time() its
+    sandbox call was sent), has a sale, then read the latencies from the database. The wait
+    bounds the next level's start: it must not run beside this level's backlog of webhooks."""
+    from django.db import connection
+
+    ids = [payment_id for payment_id, _ in settled]
+    started = time.monotonic()
+    deadline = started + timeout
+    sold = 0
+    with connection.cursor() as cursor:
+        while ids:
+            cursor.execute(
+                "SELECT count(*) FROM payments_sale WHERE payment_id = ANY(%s::uuid[])", [ids]
+            )
+            sold = cursor.fetchone()[0]
+            if sold >= len(ids) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        waited = time.monotonic() - started
+        cursor.execute(
+            """
+            SELECT p.id::text, p.status, e.received_at, e.processed_at, e.outcome, s.paid_at
+            FROM payments_payment p
+            LEFT JOIN payments_webhookevent e
+                ON e.payment_id = p.id AND e.type = 'payment.succeeded'
+            LEFT JOIN payments_sale s ON s.payment_id = p.id
+            WHERE p.id = ANY(%s::uuid[])
+            """,
+            [ids],
+        )
+        rows = cursor.fetchall()
+    sent = dict(settled)
+    result = Settlement(settled=len(ids), sold=sold, waited_s=waited)
+    seen = set()
+    for payment_id, status, received, processed, outcome, paid in rows:
+        seen.add(payment_id)
+        if paid is None:
+            if received is None:
+                state = "no webhook stored"
+            elif processed is None:
+                state = "webhook stored, not processed"
+            else:
+                state = f"webhook processed ({outcome})"
+            key = f"{status}, {state}"
+            result.unsold[key] = result.unsold.get(key, 0) + 1
+            continue
+        if received is not None and processed is not None:
+            result.received_to_sale_ms.append((processed - received).total_seconds() * 1000)
+        result.call_to_sale_ms.append((paid.timestamp() - sent[payment_id]) * 1000)
+    if len(seen) < len(ids):
+        result.unsold["no payment row"] = len(ids) - len(seen)
+    result.sold = sum(1 for *_, paid in rows if paid is not None)
+    if result.missing:
+        log(
+            f"settlement: {result.missing} of {result.settled} settled payments have no sale "
+            f"after {waited:.0f} s: {result.unsold}"
+        )
+    return result

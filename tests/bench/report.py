@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .pgbench import PgbenchResult
 from .probes import EventLatency, ExpiryResult
-from .scenarios import TITLES, UNITS, LevelStats
+from .scenarios import SETTLE_TIMEOUT_SECONDS, TITLES, UNITS, LevelStats
 
 
 @dataclass
@@ -30,7 +30,7 @@ class BenchData:
 
 
 CPU_COLUMNS = ("machine", "client", "web", "worker", "services", "other")
-SCENARIOS = ("a", "b", "c", "d", "e")
+SCENARIOS = ("a", "b", "c", "d", "e", "f")
 
 
 def _f(value: float | None, digits: int = 1) -> str:
@@ -70,6 +70,16 @@ def scenario_tables(data: BenchData) -> list[str]:
             header += ["201s", "409 p50 ms", "409 p99 ms", "double sells"]
         if key == "d":
             header += ["reserve p99 ms", "pay p99 ms"]
+        if key == "f":
+            header += [
+                "pay p99 ms",
+                "sandbox p99 ms",
+                "webhook → sale p50 ms",
+                "webhook → sale p99 ms",
+                "webhook → sale max ms",
+                "sandbox call → sale p99 ms",
+                "settled, no sale",
+            ]
         rows = []
         for s in stats:
             rate = s.rate
@@ -95,11 +105,14 @@ def scenario_tables(data: BenchData) -> list[str]:
                     _f(steps.get("reserve", {}).get("p99")),
                     _f(steps.get("pay", {}).get("p99")),
                 ]
+            if key == "f":
+                row += _settlement_cells(s)
             rows.append(row)
         lines += _table(header, rows)
         notes = []
+        expected = (200, 202, 409) if key == "f" else (200, 201, 409)  # (f) ends on a 202
         for s in stats:
-            other = {k: v for k, v in s.statuses.items() if k not in (200, 201, 409)}
+            other = {k: v for k, v in s.statuses.items() if k not in expected}
             if other:
                 notes.append(f"{s.clients} clients: other statuses {other}")
             if s.extra.get("notes"):
@@ -128,9 +141,76 @@ def scenario_tables(data: BenchData) -> list[str]:
                 "middleware (request id, logging, metrics, sessions, locale); no authentication, "
                 "throttle or query. No endpoint can be answered faster than this."
             )
+        if key == "f":
+            notes += _settlement_notes(stats)
         if notes:
             lines += [""] + [f"- {note}" for note in notes]
     return lines
+
+
+def _settlement_cells(s: LevelStats) -> list[str]:
+    steps = s.extra.get("steps", {})
+    settled = s.extra.get("settlement")
+    cells = [_f(steps.get("pay", {}).get("p99")), _f(steps.get("settle", {}).get("p99"))]
+    if settled is None:
+        return cells + ["n/a"] * 5
+    missing = str(settled.missing) if not settled.missing else f"**{settled.missing}**"
+    return [
+        *cells,
+        _f(settled.received_ms(50)),
+        _f(settled.received_ms(99)),
+        _f(max(settled.received_to_sale_ms, default=None)),
+        _f(settled.call_ms(99)),
+        missing,
+    ]
+
+
+def _settlement_notes(stats: list[LevelStats]) -> list[str]:
+    """What (f) measures, and where each of its levels left its settled payments."""
+    notes = [
+        "Each client loops: reserve 1 or 2 seats nobody else asks for, pay with `tok_pix` (202, "
+        "pending; the hold is extended), then `POST /payments/{id}/sandbox` `succeeded` (202). "
+        "flows/s counts flows whose sandbox call answered 202; the latency of a flow is the sum "
+        "of its three requests. The sale is not the client's to wait for: the sandbox's Celery "
+        "task (worker) POSTs the signed webhook to the first instance, which stores it "
+        "(`received_at`) and queues its processing; the worker's task writes the sale and marks "
+        "the event processed (`processed_at`) in one transaction.",
+        "webhook → sale = `payments_webhookevent.processed_at - received_at`, read from the "
+        "database after each level, once every settled payment has its sale (wait bounded at "
+        f"{SETTLE_TIMEOUT_SECONDS:.0f} s): the app's own timestamps (`payments_sale.paid_at` "
+        "is taken in the same transaction as `processed_at`), so the figure excludes the client "
+        "and includes the wait in the worker's queue behind the level's other tasks, among them "
+        "the sandbox's own deliveries, which a real provider would not put there. sandbox call "
+        "→ sale = `payments_sale.paid_at` - when the client sent the sandbox call: that plus "
+        "the delivery task and its HTTP POST. A settled payment without a sale after the wait "
+        "is a failure (settled, no sale).",
+    ]
+    for s in stats:
+        settled = s.extra.get("settlement")
+        if settled is None:
+            continue
+        text = (
+            f"{s.clients} clients: {settled.sold} of {settled.settled} settled payments sold, "
+            f"the last {settled.waited_s:.1f} s after the run's end"
+        )
+        if settled.unsold:
+            text += f"; without a sale: {settled.unsold}"
+        notes.append(text + ".")
+    return notes
+
+
+def _cpu_per_op(s: LevelStats, role: str) -> float | None:
+    """CPU ms of one role per op of the scenario's throughput. For (f) it adds what the web and
+    the worker spent after the run on its webhooks, until the last sale (`drain`): that work is
+    the flow's too, and at high levels much of it happens after the clients stop."""
+    cpu, rate = s.extra["cpu"], s.rate
+    if not rate:
+        return None
+    per_op = cpu[role] * 1000 / rate
+    drain = s.extra.get("drain")
+    if drain and s.ok:
+        per_op += drain[role] * drain["seconds"] * 1000 / s.ok
+    return per_op
 
 
 def targets(data: BenchData) -> list[tuple[str, str, str]]:
@@ -414,8 +494,7 @@ def render(data: BenchData) -> str:
         for s in data.levels.get(key, []):
             cpu = s.extra.get("cpu")
             if cpu:
-                rate = s.rate
-                per_op = [cpu[k] * 1000 / rate if rate else None for k in ("web", "worker")]
+                per_op = [_cpu_per_op(s, k) for k in ("web", "worker")]
                 rows.append(
                     [
                         f"({key}) {s.clients}",
@@ -434,7 +513,9 @@ def render(data: BenchData) -> str:
         "with other users of the machine); other: every other process, which the benchmark "
         "does not control. From /proc, approximate. CPU per op = cores / throughput (the op "
         "of the scenario's throughput column); the worker's share is the event work the "
-        "operations cause.",
+        "operations cause. For (f) the cores are those of the run, but CPU per op also counts "
+        "the web and worker CPU spent after it until the last sale (webhook delivery, storing "
+        "and processing), divided by the flows.",
         f"- Load average before the run {data.machine.get('loadavg', '?')}, after it "
         f"{data.loadavg_after}.",
     ]
@@ -453,6 +534,14 @@ def render(data: BenchData) -> str:
         for s in stats
         if s.extra.get("cpu")
     ]
+    for s in data.levels.get("f", []):
+        settled = s.extra.get("settlement")
+        if settled and settled.missing:
+            warnings.append(
+                f"(f) {s.clients} clients: {settled.missing} of {settled.settled} payments settled "
+                f"in the sandbox had no sale {settled.waited_s:.0f} s after the run: "
+                f"{settled.unsold}."
+            )
     if foreign and max(foreign) > 0.25:
         warnings.append(
             f"Other processes on the machine used {min(foreign):.2f}-{max(foreign):.2f} cores "

@@ -8,12 +8,15 @@ bench/latency.png and prints the report. It reports figures and never fails on a
 2. pgbench runs tests/bench/reserve.sql, the reservation transaction, for the PostgreSQL ceiling.
 3. The stack starts: `make web` on 127.0.0.1:8701 and :8702, one more instance with
    RESERVATION_TTL_SECONDS=2 on :8703, `make worker`, celery beat, and a private subscriber to
-   the events exchange (tests/bench/events_probe.py). A warm-up fills the seat-map session.
+   the events exchange (tests/bench/events_probe.py). Every process has the sandbox payment
+   provider, delivering its webhooks to :8701 (PAYMENT_WEBHOOK_URL); the run waits until the
+   worker consumes the queue the payments tasks are published on. A warm-up fills the seat-map
+   session.
 4. A short run with the expiry probe and the event latency measurement.
 5. Scenarios (a) uncontended reservations, (b) ticket rush, (c) seat-map reads, (d) reserve then
-   pay, (e) empty requests (the stack's ceiling), each at every level of BENCH_LEVELS for
-   BENCH_SECONDS; each starts once the holds made before it have closed (expired, paid or
-   cancelled) and their events are out.
+   pay, (e) empty requests (the stack's ceiling), (f) pay later (PIX, settled in the sandbox,
+   sold by the webhook), each at every level of BENCH_LEVELS for BENCH_SECONDS; each starts once
+   the holds made before it have closed (expired, paid or cancelled) and their events are out.
 6. Everything it started is stopped, also on Ctrl-C or an error.
 
 Environment: BENCH_SECONDS (8), BENCH_LEVELS (8,32,64), BENCH_EVENT_SECONDS (6),
@@ -51,6 +54,11 @@ BIN = Path(sys.executable).parent
 WARMUP_SECONDS = float(os.environ.get("BENCH_WARMUP_SECONDS", "5"))
 # A hold lives 30 s; the wait before a scenario ends once the last ones have expired.
 QUIET_TIMEOUT_SECONDS = 45.0
+SCENARIOS = "abcdef"
+PAYMENT_TASKS = (
+    "apps.payments.tasks.process_webhook_event",
+    "apps.payments.providers.fake.deliver_sandbox_webhook",
+)
 
 
 def start_stack(stack: harness.Stack, events_file: Path) -> None:
@@ -90,6 +98,9 @@ def start_stack(stack: harness.Stack, events_file: Path) -> None:
     for port in (*PORTS, TTL_PORT):
         harness.wait_http(stack, port)
     harness.wait_queue(stack, "bench.cinema.expiry-scheduler")
+    # (f) needs the worker on the payments tasks' queue: the sandbox's webhook delivery and the
+    # webhook processing both run there.
+    harness.wait_consumers(stack, harness.task_queues(PAYMENT_TASKS))
     deadline = time.monotonic() + 30
     while "ready" not in probe.log_path.read_text(errors="replace"):
         stack.check_alive()
@@ -114,6 +125,14 @@ def _summary(stats) -> str:
         text += (
             f", 409 p99 {stats.conflict_p99 or 0:.1f} ms, 201s {stats.ok}, double sells "
             f"{'none' if check['ok'] else check}"
+        )
+    if stats.scenario == "f":
+        settled = stats.extra["settlement"]
+        text += (
+            f"; webhook received to sale p50 {settled.received_ms(50) or 0:.1f} ms, "
+            f"p99 {settled.received_ms(99) or 0:.1f} ms, "
+            f"max {max(settled.received_to_sale_ms, default=0):.1f} ms; "
+            f"{settled.sold}/{settled.settled} sold {settled.waited_s:.1f} s after the run"
         )
     return text
 
@@ -150,7 +169,7 @@ def main() -> None:
     events_file = WORK_DIR / "events.jsonl"
     stack = harness.Stack()
     harness.cpu_monitor = harness.CpuMonitor(stack)
-    levels: dict[str, list] = {key: [] for key in "abcde"}
+    levels: dict[str, list] = {key: [] for key in SCENARIOS}
     double_sell: dict[str, dict] = {}
     events_by_level = {}
     try:
@@ -184,9 +203,10 @@ def main() -> None:
 
         pool_a = harness.SeatPool(fixtures, "a")
         pool_d = harness.SeatPool(fixtures, "d")
+        pool_f = harness.SeatPool(fixtures, "f")
         fastest = {"a": pg.tps, "d": pg.tps}
         quiet: dict[str, float] = {}
-        for key in "abcde":
+        for key in SCENARIOS:
             quiet[key] = probes.wait_quiet(QUIET_TIMEOUT_SECONDS)
             log(f"({key}): started after {quiet[key]:.0f} s waiting for earlier holds to close")
             for level in LEVELS:
@@ -201,6 +221,12 @@ def main() -> None:
                     stats = scenarios.seat_map(level, tokens, read_session.id, SECONDS)
                 elif key == "e":
                     stats = scenarios.empty_request(level, tokens, SECONDS)
+                elif key == "f":
+                    # Up to 2 seats a flow; no faster than (d), whose flow is a part of it.
+                    fastest.setdefault("f", fastest["d"])
+                    pool_f.top_up(int(fastest["f"] * SECONDS * 1.5) * 2 + 100)
+                    stats = scenarios.pay_later(level, tokens, pool_f, SECONDS)
+                    fastest["f"] = max(fastest["f"], stats.throughput)
                 else:
                     pool_d.top_up(int(fastest["d"] * SECONDS * 1.5) + 100)
                     stats = scenarios.reserve_and_pay(level, tokens, pool_d, SECONDS)
@@ -209,6 +235,7 @@ def main() -> None:
                 log(_summary(stats))
         double_sell["a"] = scenarios.double_sells(pool_a.session_ids)
         double_sell["d"] = scenarios.double_sells([*pool_d.session_ids, read_session.id])
+        double_sell["f"] = scenarios.double_sells(pool_f.session_ids)
 
         log("waiting for the outbox relay to publish everything")
         outbox_pending = probes.wait_outbox_drained()
@@ -220,7 +247,7 @@ def main() -> None:
 
     events = probes.read_events(events_file)
     events_latency = probes.event_latency(events, events_run.started_at, events_run.ended_at)
-    for key in "abd":
+    for key in "abdf":
         for stats in levels[key]:
             events_by_level[(key, stats.clients)] = probes.event_latency(
                 events, stats.started_at, stats.ended_at

@@ -1,4 +1,4 @@
-"""The four load scenarios, each run at every concurrency level, and the double-sell check.
+"""The load scenarios, each run at every concurrency level, and the double-sell check.
 
 (a) uncontended: every client reserves a seat nobody else asks for (one seat per request);
 (b) rush: every client hammers the same 4 seats of a fresh session (1 or 2 of them per
@@ -6,7 +6,10 @@
 (c) seat map: GET /api/v1/sessions/{id}/seats of a 1,040-seat session with held and sold seats;
 (d) reserve then pay: POST a reservation, then POST its payment with `tok_visa` (one flow);
 (e) empty request: GET /health, a view that does nothing, through the same server and middleware:
-    the most requests per second the stack can answer at all, which bounds the other four.
+    the most requests per second the stack can answer at all, which bounds the other four;
+(f) pay later (PIX): reserve 1 or 2 uncontended seats, pay with `tok_pix` (202, pending), settle it
+    in the sandbox (202); the sandbox's webhook then reaches the web and the worker writes the
+    sale. After each level the database is polled until every settled payment has its sale.
 """
 
 from __future__ import annotations
@@ -18,11 +21,15 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from . import harness
-from .harness import Client, Recorder, RunResult, SeatPool, log, percentile
+from . import harness, probes
+from .harness import Client, CpuMonitor, Recorder, RunResult, SeatPool, log, percentile
 
 RUSH_SEATS = 4
 RUSH_ROUND_SECONDS = float(os.environ.get("BENCH_RUSH_ROUND", "1"))
+# How long (f) waits after a level for the sales of its settled payments. A webhook the web
+# refused is delivered again within 1, 2, 4... s (the sandbox's backoff): a minute covers several
+# tries, and anything still missing then is reported as a failure.
+SETTLE_TIMEOUT_SECONDS = 60.0
 
 TITLES = {
     "a": "(a) Uncontended reservations",
@@ -30,6 +37,7 @@ TITLES = {
     "c": "(c) Seat map reads (1,040 seats)",
     "d": "(d) Reserve then pay",
     "e": "(e) Empty request (GET /health): the stack's ceiling",
+    "f": "(f) Pay later (PIX): reserve, pay (202), settle in the sandbox",
 }
 UNITS = {
     "a": "reservations/s",
@@ -37,6 +45,7 @@ UNITS = {
     "c": "reads/s",
     "d": "flows/s",
     "e": "requests/s",
+    "f": "flows/s",
 }
 
 
@@ -221,14 +230,81 @@ def reserve_and_pay(level: int, tokens, pool: SeatPool, seconds: float) -> Level
         run = harness.run_closed_loop(clients, seconds, operation)
     finally:
         _close(clients)
+    return summarize("d", run, "flow", {201}, steps=_steps(run, ("reserve", "pay")))
+
+
+def _steps(run: RunResult, kinds: tuple[str, ...]) -> dict:
+    """p50 and p99 (ms) of each request of a flow, to show which one its latency comes from."""
     steps = {}
-    for kind in ("reserve", "pay"):
+    for kind in kinds:
         latencies = [s for _, s, _ in run.of(kind)]
         steps[kind] = {
             "p50": _ms(percentile(latencies, 50)),
             "p99": _ms(percentile(latencies, 99)),
         }
-    return summarize("d", run, "flow", {201}, steps=steps)
+    return steps
+
+
+def _post(client: Client, recorder: Recorder, kind: str, path: str, body: dict):
+    started = time.perf_counter()
+    status, content, seconds = client.call("POST", path, body)
+    recorder.add(kind, started, seconds, status)
+    return status, content, seconds
+
+
+def pay_later(level: int, tokens, pool: SeatPool, seconds: float) -> LevelStats:
+    """(f): the flow of a PIX buyer. The client's part ends at the sandbox's 202; the sale comes
+    later, through the sandbox's webhook task (worker), the webhook view (web) and the processing
+    task (worker), so its latency is measured from the database once the level is over. The CPU
+    the worker and the web spend on that backlog after the run is measured too (`drain`), for the
+    cost per flow."""
+    settled: list[tuple[str, float]] = []  # (payment id, time.time() the sandbox call was sent)
+
+    def operation(index: int, client: Client, recorder: Recorder) -> bool:
+        item = pool.take_group(random.choice((1, 2)))
+        if item is None:
+            recorder.notes["seat pool ran out"] += 1
+            return False
+        started, status, body, elapsed = _reserve(client, recorder, "reserve", *item)
+        if status == 201:
+            reservation = json.loads(body)["id"]
+            path = f"/api/v1/reservations/{reservation}/payment"
+            status, body, pay_seconds = _post(client, recorder, "pay", path, {"token": "tok_pix"})
+            elapsed += pay_seconds
+        if status == 202:
+            payment = json.loads(body)["id"]
+            sent_at = time.time()
+            path = f"/api/v1/payments/{payment}/sandbox"
+            status, _, settle_seconds = _post(
+                client, recorder, "settle", path, {"outcome": "succeeded"}
+            )
+            elapsed += settle_seconds
+            if status == 202:
+                settled.append((payment, sent_at))
+        recorder.add("flow", started, elapsed, status)
+        return True
+
+    clients = _clients(tokens, level)
+    try:
+        run = harness.run_closed_loop(clients, seconds, operation)
+    finally:
+        _close(clients)
+    monitor = harness.cpu_monitor
+    before = monitor.snapshot() if monitor else None
+    settlement = probes.settlement(settled, SETTLE_TIMEOUT_SECONDS)
+    drain = None
+    if before:
+        after = monitor.snapshot()
+        drain = {"seconds": after[0] - before[0], **CpuMonitor.between(before, after)}
+    return summarize(
+        "f",
+        run,
+        "flow",
+        {202},
+        steps=_steps(run, ("reserve", "pay", "settle")),
+        settlement=settlement,
+        drain=drain,
+    )
 
 
 def populate_read_session(tokens, session_id: int, seat_ids: list[int], seconds: float) -> dict:
