@@ -92,9 +92,11 @@ def make_sale(*, user, session: Session, seat_ids: list[int] | None = None, seat
     reservation = booking_services.reservation_create(
         user=user, session_id=session.id, seat_ids=seat_ids
     )
-    return payment_services.payment_confirm(
+    payment = payment_services.payment_start(
         reservation_id=reservation.id, user=user, token="tok_visa"
     )
+    assert payment.status == "succeeded", (payment.status, payment.failure_reason)
+    return payment.sale
 
 
 def session_token_for(user) -> str:

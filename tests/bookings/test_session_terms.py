@@ -27,7 +27,7 @@ def test_a_session_cancelled_a_moment_ago_takes_no_more_holds(user_api, staff_ap
     first, second = _seats(session, 2)
     assert user_api.post(URL, {"session": session.id, "seats": [first]}).status_code == 201
 
-    assert staff_api.post(f"/api/v1/sessions/{session.id}/cancel").status_code == 200
+    assert staff_api.post(f"/api/v1/sessions/{session.id}/cancel").status_code == 202
     response = user_api.post(URL, {"session": session.id, "seats": [second]})
 
     assert response.status_code == 400

@@ -7,12 +7,10 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable
 
 import pytest
 import structlog
 from django.utils import timezone
-from prometheus_client.parser import text_string_to_metric_families
 
 from apps.bookings import tasks
 from apps.bookings.models import Reservation
@@ -24,6 +22,7 @@ from apps.core.relay import relay_outbox
 from tests.conftest import client_for
 from tests.events.helpers import events_listener, peek
 from tests.factories import UserFactory
+from tests.metrics import growth, scrape
 
 pytestmark = pytest.mark.django_db
 
@@ -122,37 +121,19 @@ def test_production_log_lines_are_json_with_the_context():
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", entry["timestamp"])
 
 
-def _scrape(api) -> dict[tuple[str, tuple], float]:
-    response = api.get("/metrics")
-    assert response.status_code == 200
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.content.decode())
-        for sample in family.samples
-    }
-
-
-def _growth(before: dict, after: dict) -> Callable[..., float]:
-    """How much a metric (by name and labels) grew between two scrapes."""
-
-    def grew(name: str, **labels: str) -> float:
-        key = (name, tuple(sorted(labels.items())))
-        return after.get(key, 0.0) - before.get(key, 0.0)
-
-    return grew
-
-
+# Sales and revenue are counted once the payment commits: this test commits for real.
+@pytest.mark.django_db(transaction=True)
 def test_metrics_count_reservations_conflicts_and_sales(api, session):
     seats = _seats(session, 2)
     buyer, rival = client_for(UserFactory()), client_for(UserFactory())
-    before = _scrape(api)
+    before = scrape(api)
 
     won = buyer.post(RESERVATIONS, {"session": session.id, "seats": seats})
     assert rival.post(RESERVATIONS, {"session": session.id, "seats": seats}).status_code == 409
     paid = buyer.post(f"{RESERVATIONS}/{won.json()['id']}/payment", {"token": "tok_visa"})
     assert paid.status_code == 201
-    after = _scrape(api)
-    grew = _growth(before, after)
+    after = scrape(api)
+    grew = growth(before, after)
 
     assert grew("cinema_reservations_total", outcome="created") == 1
     assert grew("cinema_reservations_total", outcome="conflict") == 1
@@ -192,7 +173,7 @@ def test_the_request_id_rides_on_the_celery_tasks_queued_under_it():
 def test_metrics_count_cancellations_expiries_and_the_outbox(api, session):
     seats = _seats(session, 2)
     buyer = client_for(UserFactory())
-    before = _scrape(api)
+    before = scrape(api)
 
     cancelled = buyer.post(RESERVATIONS, {"session": session.id, "seats": seats[:1]}).json()
     assert buyer.delete(f"{RESERVATIONS}/{cancelled['id']}").status_code == 204
@@ -200,8 +181,8 @@ def test_metrics_count_cancellations_expiries_and_the_outbox(api, session):
     Reservation.objects.filter(pk=lapsed["id"]).update(expires_at=timezone.now())
     assert expire_overdue_reservations() == 1
     published = relay_outbox()
-    after = _scrape(api)
-    grew = _growth(before, after)
+    after = scrape(api)
+    grew = growth(before, after)
 
     assert grew("cinema_reservations_total", outcome="cancelled") == 1
     assert grew("cinema_reservations_total", outcome="expired") == 1

@@ -50,6 +50,15 @@ def reserve(session: Session, count: int, *, skip: int = 0):
     )
 
 
+def pay(reservation) -> Sale:
+    """Pay the hold with a card the sandbox approves at once; returns the sale."""
+    payment = payment_services.payment_start(
+        reservation_id=reservation.id, user=reservation.user, token="tok_visa"
+    )
+    assert payment.status == "succeeded"
+    return payment.sale
+
+
 def outbox_event(event_type: str, **data) -> OutboxEvent:
     """The stored outbox row (read back, so `data` is what goes on the wire)."""
     rows = OutboxEvent.objects.filter(type=event_type)
@@ -88,7 +97,7 @@ def test_a_batch_is_applied_in_one_go_and_a_replayed_batch_not_at_all():
     kept = reserve(session, 2)
     dropped = reserve(session, 1, skip=2)
     booking_services.reservation_cancel(reservation_id=dropped.id, user=dropped.user)
-    sale = payment_services.payment_confirm(reservation_id=kept.id, user=kept.user, token="tok_ok")
+    sale = pay(kept)
     batch = [received(row) for row in OutboxEvent.objects.filter(type__in=STATS.event_types)]
     assert [e.type for e in batch] == [
         "reservation.created",
@@ -291,9 +300,7 @@ def test_a_mail_server_that_hangs_fails_the_ticket_email_in_time_and_it_is_retri
 
     assert 0 < base.EMAIL_TIMEOUT <= 60  # shipped bounded (Django's own default waits forever)
     held = reserve(make_session(), 2)
-    sale = payment_services.payment_confirm(
-        reservation_id=held.id, user=held.user, token="tok_visa"
-    )
+    sale = pay(held)
     event = received(outbox_event(events.PAYMENT_CONFIRMED, sale_id=sale.id))
 
     with blackhole_server() as port:

@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from apps.bookings import services as booking_services
 from apps.payments import services as payment_services
-from apps.payments.errors import PaymentDeclined
 from apps.payments.models import Payment, Sale, Ticket
 from tests.factories import UserFactory, make_sale, make_session
 
@@ -175,14 +174,13 @@ def test_payments_filter_by_status(admin_client, sales):
     reservation = booking_services.reservation_create(
         user=buyer, session_id=session.id, seat_ids=[seat.id]
     )
-    with pytest.raises(PaymentDeclined):
-        payment_services.payment_confirm(
-            reservation_id=reservation.id, user=buyer, token="tok_declined"
-        )
-    declined = Payment.objects.get(status=Payment.Status.DECLINED)
+    declined = payment_services.payment_start(
+        reservation_id=reservation.id, user=buyer, token="tok_declined"
+    )
+    assert (declined.status, declined.failure_reason) == ("failed", "card_declined")
 
-    response = admin_client.get(url(Payment, "changelist"), {"status__exact": "declined"})
-    approved = admin_client.get(url(Payment, "changelist"), {"status__exact": "approved"})
+    response = admin_client.get(url(Payment, "changelist"), {"status__exact": "failed"})
+    succeeded = admin_client.get(url(Payment, "changelist"), {"status__exact": "succeeded"})
 
     assert listed(response) == [declined]
-    assert sorted(p.pk for p in listed(approved)) == sorted(s.payment_id for s in sales)
+    assert sorted(p.pk for p in listed(succeeded)) == sorted(s.payment_id for s in sales)

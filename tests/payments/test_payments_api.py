@@ -15,11 +15,14 @@ from rest_framework.renderers import JSONRenderer
 
 from apps.bookings import services as booking_services
 from apps.bookings.models import Reservation, ReservationSeat
+from apps.core.models import OutboxEvent
 from apps.payments import selectors as payment_selectors
 from apps.payments import services as payment_services
-from apps.payments.errors import PaymentDeclined
-from apps.payments.gateway import FakeGateway
-from apps.payments.models import Payment, Sale, Ticket
+from apps.payments.errors import PaymentProviderUnavailable
+from apps.payments.models import FakeProviderPayment, Payment, Sale, Ticket
+from apps.payments.providers.base import ProviderUnavailable
+from apps.payments.providers.fake import FakeProvider
+from apps.payments.refunds import payment_refund_at_provider
 from apps.payments.serializers import SaleSerializer
 from apps.sessions import selectors as session_selectors
 from apps.sessions.models import Session
@@ -79,6 +82,65 @@ def make_overdue(reservation: Reservation) -> None:
     )
 
 
+def spy_on_creates(monkeypatch, *, before=None, after=None) -> None:
+    """Wrap the fake provider's `create_payment`: `before(kwargs)` runs ahead of the provider
+    (and may raise in its place), `after(kwargs, result)` once it answered."""
+    original = FakeProvider.create_payment
+
+    def create(self, **kwargs):
+        if before is not None:
+            before(kwargs)
+        result = original(self, **kwargs)
+        if after is not None:
+            after(kwargs, result)
+        return result
+
+    monkeypatch.setattr(FakeProvider, "create_payment", create)
+
+
+def record_provider_keys(monkeypatch) -> list[str]:
+    """The idempotency key of every `create_payment` call the fake provider gets."""
+    keys: list[str] = []
+    spy_on_creates(monkeypatch, before=lambda kwargs: keys.append(kwargs["idempotency_key"]))
+    return keys
+
+
+def expire_while_charging(monkeypatch, reservation: Reservation) -> list[uuid.UUID]:
+    """The provider approves the charge, and the hold's deadline passes before the answer is
+    applied (between the pre-check and the lock). Returns the payment ids charged."""
+    charged: list[uuid.UUID] = []
+
+    def then_expire(kwargs, result) -> None:
+        assert result.status == "succeeded"
+        charged.append(kwargs["payment_id"])
+        make_overdue(reservation)
+
+    spy_on_creates(monkeypatch, after=then_expire)
+    return charged
+
+
+def record_refunds(monkeypatch) -> list[tuple[str, Decimal, str]]:
+    """(reference, amount, idempotency key) of every refund the fake provider is asked for."""
+    refunds: list[tuple[str, Decimal, str]] = []
+    original = FakeProvider.refund_payment
+
+    def recording_refund(self, *, reference, amount, idempotency_key):
+        refunds.append((reference, amount, idempotency_key))
+        return original(self, reference=reference, amount=amount, idempotency_key=idempotency_key)
+
+    monkeypatch.setattr(FakeProvider, "refund_payment", recording_refund)
+    return refunds
+
+
+def record_queued_tasks(monkeypatch) -> list[tuple[str, tuple]]:
+    """The payments tasks queued for after the commit (no worker runs them here)."""
+    queued: list[tuple[str, tuple]] = []
+    monkeypatch.setattr(
+        payment_services, "queue_task", lambda name, *args: queued.append((name, args))
+    )
+    return queued
+
+
 @pytest.fixture
 def reservation(user, session) -> Reservation:
     return hold(user, session, 3)
@@ -103,6 +165,7 @@ def test_payment_sells_the_seats_and_issues_one_ticket_per_seat(
     assert body == {
         "id": str(sale.id),
         "reservation": str(reservation.id),
+        "status": "paid",
         "tickets": [
             {
                 "id": str(ticket.id),
@@ -114,6 +177,7 @@ def test_payment_sells_the_seats_and_issues_one_ticket_per_seat(
         ],
         "total": "75.00",
         "paid_at": body["paid_at"],
+        "refunded_at": None,
     }
     assert [t.session_seat_id for t in tickets] == seats
     codes = [t["code"] for t in body["tickets"]]
@@ -128,11 +192,12 @@ def test_payment_sells_the_seats_and_issues_one_ticket_per_seat(
     payment = Payment.objects.get()
     assert sale.payment == payment
     assert (payment.status, payment.amount, payment.provider) == (
-        "approved",
+        "succeeded",
         Decimal("75.00"),
         "fake",
     )
-    assert payment.provider_reference.startswith("fake_")
+    assert payment.provider_reference.startswith("fpi_")
+    assert (payment.refund_reason, payment.refund_requested_at) == ("", None)
 
     reservation.refresh_from_db()
     assert reservation.status == Reservation.Status.CONFIRMED
@@ -166,14 +231,10 @@ def test_the_payment_answer_is_the_sale_as_read_back_later(user_api, user):
 def test_amount_is_computed_by_the_server_and_client_totals_are_ignored(
     user_api, reservation, monkeypatch
 ):
-    charged: list[Decimal] = []
-    original = FakeGateway.charge
-
-    def recording_charge(self, *, amount, token, idempotency_key):
-        charged.append(amount)
-        return original(self, amount=amount, token=token, idempotency_key=idempotency_key)
-
-    monkeypatch.setattr(FakeGateway, "charge", recording_charge)
+    charged: list[tuple[Decimal, str]] = []
+    spy_on_creates(
+        monkeypatch, before=lambda kwargs: charged.append((kwargs["amount"], kwargs["currency"]))
+    )
 
     response = pay(
         user_api, reservation.id, {"token": "tok_visa", "amount": "0.01", "total": "0.01"}
@@ -181,7 +242,7 @@ def test_amount_is_computed_by_the_server_and_client_totals_are_ignored(
 
     assert response.status_code == 201, response.content
     assert response.json()["total"] == "75.00"
-    assert charged == [Decimal("75.00")]
+    assert charged == [(Decimal("75.00"), "BRL")]
     assert Sale.objects.get().total == Decimal("75.00")
     assert Payment.objects.get().amount == Decimal("75.00")
     assert sorted(Ticket.objects.values_list("price", flat=True)) == [Decimal("25.00")] * 3
@@ -201,13 +262,13 @@ def test_declined_card_is_402_and_keeps_the_hold_then_an_approved_card_pays(
     assert_problem(response, 402, "payment_declined")
     after = snapshot(session)
     declined = Payment.objects.get()
-    assert (declined.status, declined.decline_reason, declined.amount) == (
-        "declined",
+    assert (declined.status, declined.failure_reason, declined.amount) == (
+        "failed",
         "card_declined",
         Decimal("75.00"),
     )
     # Only the declined attempt was recorded; the hold is exactly as it was.
-    assert after == {**before, "payments": [(declined.id, "declined")]}
+    assert after == {**before, "payments": [(declined.id, "failed")]}
     current = Reservation.objects.get(pk=reservation.pk)
     assert current.status == Reservation.Status.PENDING
     assert current.expires_at == expires_at
@@ -221,7 +282,7 @@ def test_declined_card_is_402_and_keeps_the_hold_then_an_approved_card_pays(
     assert len(retry.json()["tickets"]) == 3
     assert Sale.objects.count() == 1
     assert Ticket.objects.count() == 3
-    assert sorted(Payment.objects.values_list("status", flat=True)) == ["approved", "declined"]
+    assert sorted(Payment.objects.values_list("status", flat=True)) == ["failed", "succeeded"]
     assert Reservation.objects.get(pk=reservation.pk).status == Reservation.Status.CONFIRMED
 
 
@@ -244,29 +305,28 @@ def test_paying_after_the_deadline_is_410_even_before_any_sweeper(user_api, sess
 def test_hold_expiring_while_charging_is_410_and_the_charge_is_refunded(
     user_api, session, reservation, monkeypatch
 ):
-    original_charge = FakeGateway.charge
-    refunds: list[tuple[str, Decimal]] = []
-
-    def charge_then_expire(self, *, amount, token, idempotency_key):
-        result = original_charge(self, amount=amount, token=token, idempotency_key=idempotency_key)
-        assert result.approved
-        make_overdue(reservation)  # the deadline passes between the pre-check and the lock
-        return result
-
-    def recording_refund(self, *, reference, amount):
-        refunds.append((reference, amount))
-
-    monkeypatch.setattr(FakeGateway, "charge", charge_then_expire)
-    monkeypatch.setattr(FakeGateway, "refund", recording_refund)
+    charges = expire_while_charging(monkeypatch, reservation)
+    refunds = record_refunds(monkeypatch)
+    queued = record_queued_tasks(monkeypatch)
 
     response = pay(user_api, reservation.id)
 
     assert_problem(response, 410, "reservation_expired")
     payment = Payment.objects.get()
-    assert payment.status == Payment.Status.REFUNDED
-    assert payment.amount == Decimal("75.00")
-    assert payment.provider_reference.startswith("fake_")
-    assert refunds == [(payment.provider_reference, Decimal("75.00"))]
+    assert charges == [payment.id]
+    # The money was taken after the hold ended: the payment stays succeeded with a refund
+    # requested, and the provider refund is queued for after the commit.
+    assert (payment.status, payment.amount, payment.refund_reason) == (
+        "succeeded",
+        Decimal("75.00"),
+        "late",
+    )
+    assert payment.refund_requested_at is not None
+    assert payment.refunded_at is None
+    assert payment.provider_reference.startswith("fpi_")
+    assert queued == [("apps.payments.tasks.refund_payment", (str(payment.id),))]
+    assert refunds == []
+    assert not OutboxEvent.objects.filter(type="payment.refunded").exists()
     assert Sale.objects.count() == 0
     assert Ticket.objects.count() == 0
     current = Reservation.objects.get(pk=reservation.pk)
@@ -274,23 +334,36 @@ def test_hold_expiring_while_charging_is_410_and_the_charge_is_refunded(
     assert current.closed_at is None
     assert [seat_map(session)[s] for s in seat_ids(session, 3)] == ["available"] * 3
 
+    # What the queued task does once the request has committed.
+    assert payment_refund_at_provider(payment_id=payment.id) is True
+
+    assert refunds == [(payment.provider_reference, Decimal("75.00"), f"refund-{payment.id}")]
+    payment.refresh_from_db()
+    assert (payment.status, payment.refund_reason) == ("refunded", "late")
+    assert payment.refunded_at is not None
+    [event] = OutboxEvent.objects.filter(type="payment.refunded")
+    assert event.data == {
+        "payment_id": str(payment.id),
+        "reservation_id": str(reservation.id),
+        "sale_id": None,
+        "amount": "75.00",
+        "reason": "late",
+    }
+    assert Sale.objects.count() == Ticket.objects.count() == 0
+    assert Reservation.objects.get(pk=reservation.pk).status == Reservation.Status.PENDING
+
 
 def test_refund_is_recorded_and_replayed_under_an_idempotency_key(
     user_api, session, reservation, monkeypatch
 ):
-    original_charge = FakeGateway.charge
-
-    def charge_then_expire(self, *, amount, token, idempotency_key):
-        result = original_charge(self, amount=amount, token=token, idempotency_key=idempotency_key)
-        make_overdue(reservation)
-        return result
-
-    monkeypatch.setattr(FakeGateway, "charge", charge_then_expire)
+    charges = expire_while_charging(monkeypatch, reservation)
 
     first = pay(user_api, reservation.id, key="late-1")
 
     assert_problem(first, 410, "reservation_expired")
-    assert list(Payment.objects.values_list("status", flat=True)) == ["refunded"]
+    assert list(Payment.objects.values_list("status", "refund_reason")) == [("succeeded", "late")]
+    requested_at = Payment.objects.get().refund_requested_at
+    assert requested_at is not None
     before = snapshot(session)
 
     replay = pay(user_api, reservation.id, key="late-1")
@@ -299,6 +372,9 @@ def test_refund_is_recorded_and_replayed_under_an_idempotency_key(
     assert replay["Idempotent-Replayed"] == "true"
     assert replay.content == first.content
     assert snapshot(session) == before
+    assert len(charges) == 1  # the replay never reached the provider
+    assert FakeProviderPayment.objects.count() == 1
+    assert Payment.objects.get().refund_requested_at == requested_at
     assert Sale.objects.count() == 0
 
 
@@ -400,14 +476,7 @@ def test_same_key_with_another_token_is_422(user_api, session, reservation):
 def test_the_providers_idempotency_key_is_scoped_to_the_reservation(session, monkeypatch):
     """Two buyers who happen to send the same Idempotency-Key must not share one charge at the
     provider (which deduplicates by its key across the whole merchant account)."""
-    keys: list[str] = []
-    original = FakeGateway.charge
-
-    def recording_charge(self, *, amount, token, idempotency_key):
-        keys.append(idempotency_key)
-        return original(self, amount=amount, token=token, idempotency_key=idempotency_key)
-
-    monkeypatch.setattr(FakeGateway, "charge", recording_charge)
+    keys = record_provider_keys(monkeypatch)
     first_buyer, second_buyer = UserFactory(), UserFactory()
     first = booking_services.reservation_create(
         user=first_buyer, session_id=session.id, seat_ids=seat_ids(session, 1)
@@ -422,42 +491,69 @@ def test_the_providers_idempotency_key_is_scoped_to_the_reservation(session, mon
     assert len(keys) == 2
     assert keys[0] != keys[1]
     assert Sale.objects.count() == 2
+    assert FakeProviderPayment.objects.count() == 2
 
 
 def test_the_providers_idempotency_key_is_stable_for_one_reservation_and_key(
     user, session, reservation, monkeypatch
 ):
-    """A retry of the same request (say after a 5xx) must reach the provider with the same key,
-    so that the provider can deduplicate the charge."""
+    """A retry of the same request after a 5xx must reach the provider with the same key, so
+    that the provider can deduplicate the charge."""
     keys: list[str] = []
-    original = FakeGateway.charge
 
-    def recording_charge(self, *, amount, token, idempotency_key):
-        keys.append(idempotency_key)
-        return original(self, amount=amount, token=token, idempotency_key=idempotency_key)
+    def unavailable_once(kwargs) -> None:
+        keys.append(kwargs["idempotency_key"])
+        if len(keys) == 1:
+            raise ProviderUnavailable("connection reset")
 
-    monkeypatch.setattr(FakeGateway, "charge", recording_charge)
+    spy_on_creates(monkeypatch, before=unavailable_once)
 
-    for _attempt in range(2):
-        with pytest.raises(PaymentDeclined):
-            payment_services.payment_confirm(
-                reservation_id=reservation.id, user=user, token="tok_declined", idempotency_key="k"
-            )
+    with pytest.raises(PaymentProviderUnavailable):
+        payment_services.payment_start(
+            reservation_id=reservation.id, user=user, token="tok_declined", idempotency_key="k"
+        )
+    left = Payment.objects.get()
+    assert (left.status, left.idempotency_key) == ("processing", keys[0])
+    assert FakeProviderPayment.objects.count() == 0
+
+    retried = payment_services.payment_start(
+        reservation_id=reservation.id, user=user, token="tok_declined", idempotency_key="k"
+    )
 
     assert len(keys) == 2
     assert keys[0] == keys[1]
     assert keys[0] != "k"
+    assert (retried.id, retried.status, retried.failure_reason) == (
+        left.id,
+        "failed",
+        "card_declined",
+    )
+    assert Payment.objects.count() == 1
+    assert list(FakeProviderPayment.objects.values_list("idempotency_key", flat=True)) == [keys[0]]
+
+
+def test_a_retry_with_the_same_key_after_a_decline_returns_it_without_charging_again(
+    user, session, reservation, monkeypatch
+):
+    keys = record_provider_keys(monkeypatch)
+    first = payment_services.payment_start(
+        reservation_id=reservation.id, user=user, token="tok_declined", idempotency_key="k"
+    )
+    assert (first.status, first.failure_reason) == ("failed", "card_declined")
+    before = snapshot(session)
+
+    again = payment_services.payment_start(
+        reservation_id=reservation.id, user=user, token="tok_declined", idempotency_key="k"
+    )
+
+    assert (again.id, again.status, again.failure_reason) == (first.id, "failed", "card_declined")
+    assert len(keys) == 1
+    assert snapshot(session) == before
+    assert FakeProviderPayment.objects.count() == 1
 
 
 def test_without_a_key_each_charge_gets_a_fresh_provider_key(user_api, session, monkeypatch):
-    keys: list[str] = []
-    original = FakeGateway.charge
-
-    def recording_charge(self, *, amount, token, idempotency_key):
-        keys.append(idempotency_key)
-        return original(self, amount=amount, token=token, idempotency_key=idempotency_key)
-
-    monkeypatch.setattr(FakeGateway, "charge", recording_charge)
+    keys = record_provider_keys(monkeypatch)
     reservation = hold(user_api.user, session, 1)
 
     assert_problem(
@@ -468,6 +564,7 @@ def test_without_a_key_each_charge_gets_a_fresh_provider_key(user_api, session, 
     assert len(keys) == 2
     assert keys[0] != keys[1]
     assert all(keys)
+    assert sorted(Payment.objects.values_list("idempotency_key", flat=True)) == sorted(keys)
 
 
 def test_session_price_sets_the_total(user_api, user):
