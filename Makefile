@@ -19,8 +19,21 @@ PROCFILE := $(if $(NGINX),Procfile.nginx,Procfile)
 # Processes of one node share their Prometheus metrics through this folder.
 METRICS_DIR ?= /tmp/cinema-metrics
 METRICS_ENV = PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR)
+# Set (host:port), the Celery worker serves its node's metrics itself (deploy/worker_metrics.py):
+# compose does, where the worker has a container of its own. `make run` needs no such thing: the
+# web instances share METRICS_DIR with the worker, and their /metrics shows it.
+WORKER_METRICS_BIND ?=
+# Dependencies: requirements.txt (runtime) and requirements-dev.txt (tools) are the pins people
+# edit; `make lock` resolves them into requirements.lock (what the image installs) and
+# requirements-dev.lock (what `make install` and CI install), every file with its PyPI hashes.
+# A lock keeps its pins while they still satisfy the inputs; `make lock LOCK_ARGS=--upgrade` takes
+# the newest versions of everything that is not pinned by hand.
+LOCK_INDEX ?= https://pypi.org/simple
+LOCK_ARGS ?=
+LOCK = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--no-config --index-url $(LOCK_INDEX) --custom-compile-command "make lock" $(LOCK_ARGS)
 
-.PHONY: help install run web worker beat nginx createdb migrate seed messages static test lint format rush bench clean
+.PHONY: help install bench-install lock run web worker beat nginx createdb migrate seed messages static test lint format rush bench clean
 
 help:
 	@echo "make run    - migrate, then serve the API, a Celery worker and beat on local services"
@@ -28,13 +41,28 @@ help:
 	@echo "make seed   - demo data (idempotent)"
 	@echo "make rush   - the ticket-rush demo against a running stack"
 	@echo "make bench  - benchmark report of the reservation path"
+	@echo "make lock   - re-resolve requirements*.lock after editing requirements*.txt"
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# Only the hashed lock is installed (pip itself included), so every machine and CI get the very
+# files PyPI published; an edited lock reinstalls.
+$(VENV)/.installed: requirements-dev.lock requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	touch $@
+
+# The runtime lock first: the dev lock is constrained to its versions, so both agree.
+lock: install
+	$(LOCK) requirements.txt -o requirements.lock
+	$(LOCK) requirements-dev.txt --constraint requirements.lock -o requirements-dev.lock
+	$(LOCK) requirements-bench.txt --constraint requirements-dev.lock -o requirements-bench.lock
+
+# The benchmark's own packages (matplotlib for its chart): never installed by `make run` or CI.
+bench-install: $(VENV)/.bench-installed
+
+$(VENV)/.bench-installed: requirements-bench.lock $(VENV)/.installed
+	$(PY) -m pip install --quiet --require-hashes -r requirements-bench.lock
 	touch $@
 
 createdb:
@@ -52,19 +80,23 @@ messages:
 static:
 	$(PY) manage.py collectstatic --noinput >/dev/null
 
+# The servers are exec'd: make's own child is then gunicorn or celery itself, and the SIGTERM that
+# stops make (docker stop, honcho) reaches it and starts its graceful shutdown.
 web:
 	@mkdir -p $(METRICS_DIR)
-	$(METRICS_ENV) $(BIN)/gunicorn cinema.wsgi:application --bind $(BIND) \
+	exec env $(METRICS_ENV) $(BIN)/gunicorn cinema.wsgi:application --bind $(BIND) \
 		--workers $(WEB_WORKERS) --worker-class gthread --threads $(WEB_THREADS) \
 		--control-socket /tmp/cinema-gunicorn-$(subst :,-,$(BIND)).ctl \
 		--graceful-timeout 20 --timeout 30
 
 worker:
 	@mkdir -p $(METRICS_DIR)
-	$(METRICS_ENV) $(BIN)/celery -A cinema worker --loglevel=INFO --concurrency=$(WORKER_CONCURRENCY)
+	exec env $(METRICS_ENV) $(if $(WORKER_METRICS_BIND),WORKER_METRICS_BIND=$(WORKER_METRICS_BIND)) \
+		$(BIN)/celery -A cinema worker --loglevel=INFO --concurrency=$(WORKER_CONCURRENCY) \
+		$(if $(WORKER_METRICS_BIND),--include deploy.worker_metrics)
 
 beat:
-	$(BIN)/celery -A cinema beat --loglevel=INFO --schedule=/tmp/cinema-celerybeat-schedule
+	exec $(BIN)/celery -A cinema beat --loglevel=INFO --schedule=/tmp/cinema-celerybeat-schedule
 
 nginx:
 	@test -n "$(NGINX)" || { echo "nginx is not installed"; exit 1; }
@@ -79,7 +111,7 @@ run: install createdb migrate static
 	@echo "API:      http://127.0.0.1:8000/api/v1/  ($(if $(NGINX),nginx in front of :8001 and :8002,second instance: http://127.0.0.1:8001))"
 	@echo "API docs: http://127.0.0.1:8000/api-docs"
 	@echo "Admin:    http://127.0.0.1:8000/admin/"
-	@echo "Health:   http://127.0.0.1:8000/health/ready    Metrics: http://127.0.0.1:8000/metrics"
+	@echo "Health:   http://127.0.0.1:8000/health/ready    Metrics: http://127.0.0.1:$(if $(NGINX),8001,8000)/metrics$(if $(NGINX), (nginx keeps /metrics off port 8000))"
 	@echo "Demo data: make seed. Stop with Ctrl-C."
 	@rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
 	$(BIN)/honcho start -f $(PROCFILE)
@@ -87,6 +119,7 @@ run: install createdb migrate static
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -97,10 +130,10 @@ test: install lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 rush: install
-	$(PY) -m tests.bench.rush
+	$(PY) -m bench.rush
 
-bench: install
-	$(PY) -m tests.bench.reservations
+bench: bench-install
+	$(PY) -m bench.reservations
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis staticfiles

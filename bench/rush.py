@@ -30,7 +30,7 @@ django.setup()
 from django.utils import timezone  # noqa: E402
 
 from apps.accounts.models import User  # noqa: E402
-from tests.factories import session_token_for  # noqa: E402
+from bench.tokens import session_token_for  # noqa: E402
 
 BASE = os.environ.get("RUSH_URL", "http://127.0.0.1:8000").rstrip("/")
 WAVE_USERS = int(os.environ.get("RUSH_USERS", "300"))

@@ -1,7 +1,7 @@
 """A private subscriber to the `cinema.events` exchange, run as its own process by the benchmark
 (so that decoding messages never competes with the load generator's threads for the GIL).
 
-    python -m tests.bench.events_probe AMQP_URL OUT_FILE [ROUTING_KEY ...]
+    python -m bench.events_probe AMQP_URL OUT_FILE [ROUTING_KEY ...]
 
 Binds an exclusive, auto-deleted queue (default key `reservation.created`) and appends one JSON
 line per message: [received_at (epoch s), type, occurred_at (envelope), reservation_id]. Prints
@@ -19,7 +19,7 @@ import time
 
 from kombu import Connection, Consumer, Exchange, Queue
 
-# Same declaration as apps.core.broker.events_exchange (a mismatch would be refused).
+# Same declaration as apps.events.broker.events_exchange (a mismatch would be refused).
 EXCHANGE = Exchange("cinema.events", type="topic", durable=True)
 
 

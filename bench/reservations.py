@@ -1,14 +1,14 @@
 """`make bench`: benchmark of the reservation path on the local stack; writes bench/report.md and
 bench/latency.png and prints the report. It reports figures and never fails on a time.
 
-    .venv/bin/python -m tests.bench.reservations
+    .venv/bin/python -m bench.reservations
 
 1. Isolation: its own database (`cinema_bench`, recreated and migrated), Redis DB 12 (flushed),
    RabbitMQ vhost `cinema_bench` (recreated; event queues prefixed `bench.`).
-2. pgbench runs tests/bench/reserve.sql, the reservation transaction, for the PostgreSQL ceiling.
+2. pgbench runs bench/reserve.sql, the reservation transaction, for the PostgreSQL ceiling.
 3. The stack starts: `make web` on 127.0.0.1:8701 and :8702, one more instance with
    RESERVATION_TTL_SECONDS=2 on :8703, `make worker`, celery beat, and a private subscriber to
-   the events exchange (tests/bench/events_probe.py). Every process has the sandbox payment
+   the events exchange (bench/events_probe.py). Every process has the sandbox payment
    provider, delivering its webhooks to :8701 (PAYMENT_WEBHOOK_URL); the run waits until the
    worker consumes the queue the payments tasks are published on. A warm-up fills the seat-map
    session.
@@ -89,7 +89,7 @@ def start_stack(stack: harness.Stack, events_file: Path) -> None:
         [
             sys.executable,
             "-m",
-            "tests.bench.events_probe",
+            "bench.events_probe",
             harness.amqp_url(harness.AMQP_VHOST),
             str(events_file),
         ],
@@ -161,7 +161,7 @@ def main() -> None:
     machine = harness.machine()
     machine["loadavg"] = loadavg
 
-    log(f"pgbench: {PGBENCH_SECONDS:.0f} s of tests/bench/reserve.sql")
+    log(f"pgbench: {PGBENCH_SECONDS:.0f} s of bench/reserve.sql")
     pg = pgbench.run(fixtures, tokens[0][0], PGBENCH_SECONDS)
     log(f"pgbench: {pg.tps:.0f} tps, latency average {pg.latency_ms:.2f} ms")
 

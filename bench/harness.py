@@ -30,7 +30,7 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = ROOT / "bench"
 WORK_DIR = Path(os.environ.get("BENCH_WORKDIR", "/tmp/cinema-bench"))
 LOG_DIR = WORK_DIR / "logs"
@@ -430,7 +430,7 @@ class Fixtures:
         from django.contrib.auth.hashers import make_password
 
         from apps.accounts.models import User
-        from tests.factories import session_token_for
+        from bench.tokens import session_token_for
 
         password = make_password(None)
         users = User.objects.bulk_create(

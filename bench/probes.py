@@ -5,7 +5,7 @@ seat map (through the normal instances) is polled back to back around each deadl
 database is polled until every hold is `expired` (its `closed_at` is when the ETA task or the
 sweeper closed it).
 
-Events: tests/bench/events_probe.py (its own process) logs every `reservation.created` message
+Events: bench/events_probe.py (its own process) logs every `reservation.created` message
 with its arrival time; the latency is arrival minus the envelope's `occurred_at`, which the
 service sets inside the reservation's transaction just before it commits.
 
@@ -187,7 +187,7 @@ def event_latency(events: list[tuple[float, float]], start: float, end: float) -
 
 def wait_outbox_drained(timeout: float = 60.0) -> int:
     """Until the relay has published everything; returns what is still unpublished."""
-    from apps.core.models import OutboxEvent
+    from apps.events.models import OutboxEvent
 
     deadline = time.monotonic() + timeout
     pending = OutboxEvent.objects.filter(published_at__isnull=True).count()
@@ -204,7 +204,7 @@ def wait_quiet(timeout: float = 60.0) -> float:
     events published: the next scenario then runs alone, not beside the expiry of the last
     one's holds (measured on its own by the expiry probe). Returns the seconds waited."""
     from apps.bookings.models import Reservation
-    from apps.core.models import OutboxEvent
+    from apps.events.models import OutboxEvent
 
     started = time.monotonic()
     deadline = started + timeout

@@ -109,7 +109,7 @@ def _pgbench(seconds: int, seats: _Seats, offset: int, user_id: int) -> PgbenchR
     latency = re.search(r"^latency average = ([\d.]+) ms", output, re.M)
     processed = re.search(r"transactions actually processed: (\d+)", output)
     failed = re.search(r"number of failed transactions: (\d+)", output)
-    shown = " ".join(argv).replace(str(SCRIPT), "tests/bench/reserve.sql")
+    shown = " ".join(argv).replace(str(SCRIPT), "bench/reserve.sql")
     for key in ("seat0", "sess0", "user_id", "off"):
         shown = re.sub(rf"{key}=\d+", f"{key}=<{key}>", shown)
     return PgbenchResult(
