@@ -15,13 +15,13 @@ app.steps["worker"].add(DjangoStructLogInitStep)
 
 if os.environ.get("CINEMA_EVENT_CONSUMERS", "on") != "off":
     # The worker also runs the domain-event consumers (declared at start-up).
-    from apps.core.consumer_step import EventConsumersStep
+    from apps.events.consumer_step import EventConsumersStep
 
     app.steps["consumer"].add(EventConsumersStep)
 
     if os.environ.get("CINEMA_OUTBOX_RELAY", "on") != "off":
         # And publishes the outbox as rows commit (see apps/core/relay.py).
-        from apps.core.relay_step import OutboxRelayStep
+        from apps.events.relay_step import OutboxRelayStep
 
         app.steps["consumer"].add(OutboxRelayStep)
 

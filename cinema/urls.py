@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from apps.core import health
+from apps.ops import health
 
 api_v1 = [
     path("", include("apps.catalog.urls")),
@@ -24,5 +24,5 @@ urlpatterns = [
     path("api-docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
 
-handler500 = "apps.core.views.server_error"
-handler400 = "apps.core.views.bad_request"
+handler500 = "apps.api.views.server_error"
+handler400 = "apps.api.views.bad_request"

@@ -101,8 +101,8 @@ def _fresh_test_queues() -> None:
     from django.conf import settings
     from kombu import Connection
 
-    from apps.core.broker import dlq_name, retry_name
-    from apps.core.consumers import load_consumers
+    from apps.events.broker import dlq_name, retry_name
+    from apps.events.consumers import load_consumers
 
     names = [settings.CELERY_TASK_DEFAULT_QUEUE]
     for consumer in load_consumers():

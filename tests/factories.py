@@ -82,12 +82,12 @@ def make_session(
 def make_sale(*, user, session: Session, seat_ids: list[int] | None = None, seats: int = 1):
     """A paid sale of `seat_ids` (or of the first `seats` free seats), through the real services:
     hold, then pay with an approved test card."""
+    from apps.bookings import seat_map as seat_map_reads
     from apps.bookings import services as booking_services
     from apps.payments import services as payment_services
-    from apps.sessions import selectors as session_selectors
 
     if seat_ids is None:
-        free = [e.id for e in session_selectors.seat_map(session) if e.status == "available"]
+        free = [e.id for e in seat_map_reads.seat_map(session) if e.status == "available"]
         seat_ids = free[:seats]
     reservation = booking_services.reservation_create(
         user=user, session_id=session.id, seat_ids=seat_ids
@@ -97,19 +97,3 @@ def make_sale(*, user, session: Session, seat_ids: list[int] | None = None, seat
     )
     assert payment.status == "succeeded", (payment.status, payment.failure_reason)
     return payment.sale
-
-
-def session_token_for(user) -> str:
-    """An allauth app-client session token without a login round trip: the token is a Django
-    session key carrying the auth keys (for fuzzing, benchmarks and demos with many users)."""
-    from importlib import import_module
-
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-
-    store = import_module(settings.SESSION_ENGINE).SessionStore()
-    store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    store.create()
-    return store.session_key

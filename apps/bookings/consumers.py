@@ -3,8 +3,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from apps.core import events
-from apps.core.consumers import EventConsumer, ReceivedEvent
+from apps.bookings import event_types as booking_events
+from apps.events.consumers import EventConsumer, ReceivedEvent
 
 from .expiry_groups import deadline_groups
 from .tasks import schedule_expiry
@@ -19,7 +19,7 @@ class ExpirySchedulerConsumer(EventConsumer):
     """
 
     queue = "cinema.expiry-scheduler"
-    event_types = (events.RESERVATION_CREATED,)
+    event_types = (booking_events.RESERVATION_CREATED,)
     # One transaction per batch: under load the worker's event loop, which also fires the
     # expiry tasks at their deadlines, must not spend itself on one commit per hold.
     batch_size = 100

@@ -1,6 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.errors import ApplicationError, Conflict
+from apps.core.locking import Busy
 
 
 class SeatsUnavailable(Conflict):
@@ -12,15 +13,16 @@ class SeatsUnavailable(Conflict):
         self.seat_ids = sorted(set(seat_ids))
 
 
-class SeatsBusy(Conflict):
+class SeatsBusy(Busy):
     """A lock wait ran out under heavy contention; the client may retry at once."""
 
     code = "seats_busy"
-    retryable = True
     default_detail = _("These seats are being reserved by someone else right now. Try again.")
 
-    def __init__(self) -> None:
-        super().__init__(headers={"Retry-After": "1"})
+
+class ReservationBusy(Busy):
+    code = "reservation_busy"
+    default_detail = _("This reservation is being changed by someone else right now. Try again.")
 
 
 class ReservationNotPending(Conflict):

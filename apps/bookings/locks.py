@@ -26,6 +26,7 @@ from django.db.models import QuerySet
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
+from apps.core.db import from_row
 from apps.core.locking import set_lock_timeout
 from apps.rooms.models import Seat
 from apps.sessions.models import Session, SessionSeat
@@ -154,20 +155,24 @@ def lock_session_seats(*, session_id: int, seat_ids: list[int]) -> list[SessionS
         rows = cursor.fetchall()
     if not rows:
         return []
-    _, _, _, status, starts_at, ends_at, price, movie_id, room_id = rows[0]
-    session = Session(
+    # Instances as the ORM builds them from rows: the fields not read here are deferred, so
+    # touching one queries it rather than reading a silent None.
+    status, starts_at, ends_at, price, movie_id, room_id = rows[0][3:]
+    session = from_row(
+        Session,
         id=session_id,
-        movie_id=movie_id,
-        room_id=room_id,
         status=status,
         starts_at=starts_at,
         ends_at=ends_at,
         price=price,
+        movie_id=movie_id,
+        room_id=room_id,
     )
     seats = []
     for seat_id, room_seat_id, label, *_ in rows:
-        seat = SessionSeat(id=seat_id, session=session, seat=Seat(id=room_seat_id, label=label))
-        seat._state.adding = False  # a row read from the table, as the ORM would mark it
+        seat = from_row(SessionSeat, id=seat_id, session_id=session_id, seat_id=room_seat_id)
+        seat.session = session
+        seat.seat = from_row(Seat, id=room_seat_id, label=label)
         seats.append(seat)
     return seats
 

@@ -35,3 +35,11 @@ class ReservationOutputSerializer(serializers.ModelSerializer):
 
     def get_status(self, reservation: Reservation) -> str:
         return effective_status(reservation)
+
+
+class SeatMapEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="Session-seat id, used to reserve the seat.")
+    label = serializers.CharField()
+    row = serializers.CharField()
+    number = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["available", "held", "sold"])

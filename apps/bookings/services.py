@@ -15,18 +15,19 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.core import events, metrics
-from apps.core.db import constraint_errors
+from apps.core.db import constraint_errors, from_row, log_on_commit
 from apps.core.errors import InvalidInput, NotFound
-from apps.core.locking import is_lock_timeout
+from apps.core.locking import busy_as, is_lock_timeout
 from apps.core.prefetch import attach_prefetched
-from apps.sessions import seat_map_cache
+from apps.events import outbox
 from apps.sessions import selectors as session_selectors
-from apps.sessions.models import Session
+from apps.sessions.models import Session, SessionSeat
 
-from . import locks, selectors
+from . import event_types as booking_events
+from . import locks, metrics, seat_map_cache, selectors
 from .errors import (
     ReservationAlreadyConfirmed,
+    ReservationBusy,
     ReservationExpired,
     ReservationNotPending,
     SeatsBusy,
@@ -121,19 +122,19 @@ def _close(reservation: Reservation, status: str, now: datetime) -> list[int]:
         )
         _announce_release(reservation, status, seat_ids)
     _release_on_commit(reservation, seat_ids)
-    metrics.RESERVATIONS.labels(outcome=status).inc()
-    logger.info(
-        f"reservation_{status}",
-        reservation_id=str(reservation.id),
-        session_id=reservation.session_id,
-        seat_ids=seat_ids,
-    )
+    ids = {"reservation_id": str(reservation.id), "session_id": reservation.session_id}
+
+    def committed() -> None:  # counted and told only once it really happened
+        metrics.RESERVATIONS.labels(outcome=status).inc()
+        logger.info(f"reservation_{status}", **ids, seat_ids=seat_ids)
+
+    transaction.on_commit(committed)
     return seat_ids
 
 
 _CLOSING_EVENTS = {
-    Reservation.Status.CANCELLED: events.RESERVATION_CANCELLED,
-    Reservation.Status.EXPIRED: events.RESERVATION_EXPIRED,
+    Reservation.Status.CANCELLED: booking_events.RESERVATION_CANCELLED,
+    Reservation.Status.EXPIRED: booking_events.RESERVATION_EXPIRED,
     # A refund is announced by the payments app (payment.refunded); here only its seats.
     Reservation.Status.REFUNDED: None,
 }
@@ -142,12 +143,12 @@ _CLOSING_EVENTS = {
 def _announce_release(reservation: Reservation, status: str, seat_ids: list[int]) -> None:
     event_type = _CLOSING_EVENTS[status]
     ids = {"reservation_id": reservation.id, "session_id": reservation.session_id}
-    closing = [events.Event(event_type, {**ids, "seat_ids": seat_ids})] if event_type else []
-    events.emit(
+    closing = [outbox.Event(event_type, {**ids, "seat_ids": seat_ids})] if event_type else []
+    outbox.emit(
         *closing,
         *(
-            events.Event(
-                events.SEAT_RELEASED,
+            outbox.Event(
+                booking_events.SEAT_RELEASED,
                 {
                     "session_id": reservation.session_id,
                     "seat_id": seat_id,
@@ -193,29 +194,48 @@ RETURNING id, session_seat_id
 """
 
 
-def _insert_hold(reservation: Reservation, seats: list[ReservationSeat]) -> None:
-    """Write a new reservation and its seats (ids filled in on the objects)."""
+_HOLD_COLUMNS = ["id", "user_id", "session_id", "status", "expires_at", "total", "created_at"]
+
+
+def _insert_hold(
+    *, reservation_id: uuid.UUID, user, session: Session, seats: list[SessionSeat], now: datetime
+) -> tuple[Reservation, list[ReservationSeat]]:
+    """Write a new reservation and its seats; returns them as the ORM builds rows it read
+    (`from_db`), with the session, user and seats they point at attached."""
+    expires_at = now + timedelta(seconds=settings.RESERVATION_TTL_SECONDS)
+    total = session.price * len(seats)
+    values = [
+        reservation_id,
+        user.id,
+        session.id,
+        Reservation.Status.PENDING,
+        expires_at,
+        total,
+        now,
+    ]
     sql = _INSERT_HOLD_SQL.format(
         reservation=Reservation._meta.db_table, reservation_seat=ReservationSeat._meta.db_table
     )
-    params = [
-        reservation.id,
-        reservation.user_id,
-        reservation.session_id,
-        reservation.status,
-        reservation.expires_at,
-        reservation.total,
-        reservation.created_at,
-        seats[0].price,
-        [seat.session_seat_id for seat in seats],
-    ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*values, session.price, [seat.id for seat in seats]])
         ids = {session_seat_id: pk for pk, session_seat_id in cursor.fetchall()}
-    reservation._state.adding = False
+    reservation = from_row(Reservation, **dict(zip(_HOLD_COLUMNS, values, strict=True)))
+    reservation.user = user
+    reservation.session = session
+    held = []
     for seat in seats:
-        seat.id = ids[seat.session_seat_id]
-        seat._state.adding = False
+        row = from_row(
+            ReservationSeat,
+            id=ids[seat.id],
+            reservation_id=reservation_id,
+            session_seat_id=seat.id,
+            price=session.price,
+            is_active=True,
+        )
+        row.reservation = reservation
+        row.session_seat = seat
+        held.append(row)
+    return reservation, held
 
 
 def _reserve_in_database(
@@ -231,32 +251,21 @@ def _reserve_in_database(
         _check_open(session)
         now = timezone.now()
         _free_overdue_holders(seat_ids, now)
-        reservation = Reservation(
-            id=reservation_id,
-            user=user,
-            session=session,
-            status=Reservation.Status.PENDING,
-            expires_at=now + timedelta(seconds=settings.RESERVATION_TTL_SECONDS),
-            total=session.price * len(seats),
-            created_at=now,
-        )
-        held = [
-            ReservationSeat(reservation=reservation, session_seat=seat, price=session.price)
-            for seat in seats
-        ]
         # The partial unique index is the last guard: even a bug above cannot double-hold a seat.
         # The error leaves the whole transaction, so no savepoint is needed around the insert.
         with constraint_errors(
             {ONE_ACTIVE_HOLD_PER_SEAT: lambda: SeatsUnavailable(seat_ids)}, savepoint=False
         ):
-            _insert_hold(reservation, held)
+            reservation, held = _insert_hold(
+                reservation_id=reservation_id, user=user, session=session, seats=seats, now=now
+            )
 
         _keep_seat_keys_on_commit(reservation, seat_ids)
         # The caller renders the new reservation from memory instead of reading it back.
         attach_prefetched(reservation, "seats", held)
-        events.emit(
-            events.Event(
-                events.RESERVATION_CREATED,
+        outbox.emit(
+            outbox.Event(
+                booking_events.RESERVATION_CREATED,
                 {
                     "reservation_id": reservation.id,
                     "session_id": session.id,
@@ -327,7 +336,7 @@ def _locked_own_reservation(reservation_id: uuid.UUID, user) -> Reservation:
 
 def reservation_cancel(*, reservation_id: uuid.UUID, user) -> Reservation:
     """The owner gives the seats back. Only a pending, unexpired reservation can be cancelled."""
-    with transaction.atomic():
+    with busy_as(ReservationBusy), transaction.atomic():
         reservation = _locked_own_reservation(reservation_id, user)
         now = timezone.now()
         if reservation.is_overdue(now):
@@ -374,7 +383,7 @@ def reservation_confirm(*, reservation_id: uuid.UUID, user) -> Reservation:
 def reservation_extend(*, reservation_id: uuid.UUID, user, until: datetime) -> Reservation:
     """Give a hold more time, once, while a payment that settles later is under way: its
     deadline becomes at least `until`. Raises the contract's error if it cannot be paid now."""
-    with transaction.atomic():
+    with busy_as(ReservationBusy), transaction.atomic():
         reservation = _locked_own_reservation(reservation_id, user)
         now = timezone.now()
         ensure_payable(reservation, now)
@@ -386,18 +395,19 @@ def reservation_extend(*, reservation_id: uuid.UUID, user, until: datetime) -> R
         seat_ids = list(
             reservation.seats.order_by("session_seat_id").values_list("session_seat_id", flat=True)
         )
-        events.emit(
-            events.Event(
-                events.RESERVATION_EXTENDED,
+        outbox.emit(
+            outbox.Event(
+                booking_events.RESERVATION_EXTENDED,
                 {"reservation_id": reservation.id, "expires_at": reservation.expires_at},
             )
         )
         _keep_seat_keys_on_commit(reservation, seat_ids)
-    logger.info(
-        "reservation_extended",
-        reservation_id=str(reservation.id),
-        expires_at=reservation.expires_at.isoformat(),
-    )
+        log_on_commit(
+            logger,
+            "reservation_extended",
+            reservation_id=str(reservation.id),
+            expires_at=reservation.expires_at.isoformat(),
+        )
     return reservation
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import ReservationCreateView, ReservationDetailView
+from .views import ReservationCreateView, ReservationDetailView, SeatMapView
 
 urlpatterns = [
     path("reservations", ReservationCreateView.as_view(), name="reservation-create"),
@@ -9,4 +9,5 @@ urlpatterns = [
         ReservationDetailView.as_view(),
         name="reservation-detail",
     ),
+    path("sessions/<int:id>/seats", SeatMapView.as_view(), name="session-seats"),
 ]

@@ -1,20 +1,25 @@
 import uuid
 
-from drf_spectacular.utils import extend_schema
+from django.http import Http404, HttpResponse
+from django.utils.cache import get_conditional_response, patch_cache_control, set_response_etag
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.idempotency import idempotent
-from apps.core.openapi import IDEMPOTENCY_KEY_HEADER, problems
-from apps.core.throttling import ReservationRateLimits
+from apps.api.idempotency import idempotent
+from apps.api.openapi import IDEMPOTENCY_KEY_HEADER, problems
 
-from . import selectors, services
-from .serializers import ReservationInputSerializer, ReservationOutputSerializer
-
-RESERVATION_THROTTLES = [ReservationRateLimits]
+from . import seat_map, selectors, services
+from .serializers import (
+    ReservationInputSerializer,
+    ReservationOutputSerializer,
+    SeatMapEntrySerializer,
+)
+from .throttling import RESERVATION_THROTTLES
 
 
 def _output(reservation_id: uuid.UUID, user) -> dict:
@@ -93,3 +98,39 @@ class ReservationDetailView(APIView):
     def delete(self, request: Request, reservation_id: uuid.UUID) -> Response:
         services.reservation_cancel(reservation_id=reservation_id, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SeatMapView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Seat map of a session, live (one unpaginated list)",
+        description=(
+            "Carries an `ETag`: a client that polls sends it back in `If-None-Match` and gets an "
+            "empty 304 until a seat changes or a hold runs out."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "If-None-Match",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="The `ETag` of the map the client has.",
+            )
+        ],
+        responses={
+            200: SeatMapEntrySerializer(many=True),
+            304: OpenApiResponse(description="Not modified: the client's map is current."),
+            **problems(404),
+        },
+    )
+    def get(self, request: Request, id: int) -> HttpResponse:  # the path names it as sessions do
+        # Rendered once per change and served as bytes (the shape is documented by
+        # SeatMapEntrySerializer): a thousand seats, read on every refresh of every buyer.
+        body = seat_map.seat_map_json(id)
+        if body is None:
+            raise Http404
+        response = HttpResponse(body, content_type="application/json")
+        # Live data: a client may keep it, but asks again (with the ETag) before using it.
+        set_response_etag(response)
+        patch_cache_control(response, no_cache=True)
+        return get_conditional_response(request, etag=response["ETag"], response=response)

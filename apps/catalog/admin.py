@@ -1,8 +1,6 @@
 from django.contrib import admin
 from modeltranslation.admin import TranslationAdmin
 
-from apps.sessions.admin import SessionInline
-
 from .models import Movie
 
 
@@ -12,4 +10,3 @@ class MovieAdmin(TranslationAdmin):
     search_fields = ["title_pt_br", "title_en", "synopsis_pt_br", "synopsis_en"]
     list_filter = ["created_at"]
     readonly_fields = ["created_at", "updated_at"]
-    inlines = [SessionInline]

@@ -3,7 +3,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.openapi import PAGE_NOT_FOUND, problems
+from apps.api.openapi import PAGE_NOT_FOUND, problems
 
 from . import selectors, services
 from .serializers import MovieInputSerializer, MovieOutputSerializer

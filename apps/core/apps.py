@@ -1,3 +1,6 @@
+"""What every app needs and no app's vocabulary: the error hierarchy, problem+json, database and
+lock helpers, admin bases. Its migrations made the tables that now belong to api and events."""
+
 from django.apps import AppConfig
 
 
@@ -5,6 +8,3 @@ class CoreConfig(AppConfig):
     name = "apps.core"
     label = "core"
     verbose_name = "Core"
-
-    def ready(self) -> None:
-        from . import request_logging  # noqa: F401  (connects its signal receiver)

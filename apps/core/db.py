@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 
 from .errors import ApplicationError
 
@@ -43,3 +43,22 @@ def constraint_errors(
         if factory is None:
             raise
         raise factory() from exc
+
+
+def log_on_commit(log: Any, event: str, *, level: str = "info", **fields: Any) -> None:
+    """Log a decision once its transaction commits (at once outside one), so that a log line
+    never describes a change that was rolled back."""
+    transaction.on_commit(lambda: getattr(log, level)(event, **fields))
+
+
+def from_row(model: type[M], **values: Any) -> M:
+    """An instance as the ORM builds one from a row it read (`Model.from_db`), from the values
+    of a statement of our own: saving it updates, and a field not given is deferred (read on
+    first access), never a silent None."""
+    known = {field.attname for field in model._meta.concrete_fields}
+    unknown = set(values) - known
+    if unknown:
+        raise TypeError(f"{model.__name__} has no fields {sorted(unknown)}")
+    # from_db takes the values in the model's field order.
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(connection.alias, names, [values[name] for name in names])

@@ -1,6 +1,6 @@
 """The one application error hierarchy.
 
-Services raise these; `apps.core.exception_handler` renders them as RFC 9457 problem details. Each
+Services raise these; `apps.api.exception_handler` renders them as RFC 9457 problem details. Each
 carries a stable machine `code`, an HTTP status and a translated human `detail`.
 """
 

@@ -1,7 +1,7 @@
 import uuid
 
-from apps.core import events
-from apps.core.consumers import EventConsumer, ReceivedEvent
+from apps.events.consumers import EventConsumer, ReceivedEvent
+from apps.payments import event_types as payment_events
 
 from .emails import send_refund_email, send_ticket_email
 
@@ -10,7 +10,7 @@ class TicketEmailConsumer(EventConsumer):
     """Mails the buyer their tickets once the payment is confirmed."""
 
     queue = "cinema.ticket-email"
-    event_types = (events.PAYMENT_CONFIRMED,)
+    event_types = (payment_events.PAYMENT_CONFIRMED,)
 
     def handle(self, event: ReceivedEvent) -> None:
         send_ticket_email(sale_id=uuid.UUID(event.data["sale_id"]))
@@ -21,7 +21,7 @@ class RefundEmailConsumer(EventConsumer):
     payment that came after the hold ended)."""
 
     queue = "cinema.refund-email"
-    event_types = (events.PAYMENT_REFUNDED,)
+    event_types = (payment_events.PAYMENT_REFUNDED,)
 
     def handle(self, event: ReceivedEvent) -> None:
         send_refund_email(payment_id=uuid.UUID(event.data["payment_id"]))

@@ -1,6 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.errors import ApplicationError, Conflict
+from apps.core.locking import Busy
 
 
 class PaymentDeclined(ApplicationError):
@@ -59,3 +60,13 @@ class InvalidWebhookSignature(ApplicationError):
     status = 400
     code = "invalid_signature"
     default_detail = _("The webhook signature is missing, wrong or too old.")
+
+
+class PaymentBusy(Busy):
+    code = "payment_busy"
+    default_detail = _("This payment is being updated right now. Try again.")
+
+
+class SaleBusy(Busy):
+    code = "sale_busy"
+    default_detail = _("This sale is being changed by someone else right now. Try again.")

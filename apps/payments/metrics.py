@@ -2,6 +2,9 @@
 
 from prometheus_client import Counter, Histogram
 
+SALES = Counter("cinema_sales_total", "Payments confirmed into sales.")
+REVENUE = Counter("cinema_revenue_total", "Revenue of confirmed sales, in the session currency.")
+
 PAYMENTS = Counter(
     "cinema_payments_total",
     "Payment status changes, by the status reached and the provider.",

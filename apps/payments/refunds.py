@@ -15,11 +15,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.errors import NotFound
+from apps.core.locking import busy_as, set_lock_timeout
 from apps.sessions import services as session_services
 from apps.sessions.models import Session
 
 from . import metrics
-from .errors import RefundWindowClosed, SaleAlreadyRefunded
+from .errors import RefundWindowClosed, SaleAlreadyRefunded, SaleBusy
 from .lifecycle import PaymentStatus
 from .models import Payment, Sale
 from .providers import provider_named
@@ -55,7 +56,8 @@ def sale_refund(
     sale = Sale.objects.select_related("session").filter(pk=sale_id).first()
     if sale is None or (user is not None and not user.is_staff and sale.user_id != user.id):
         raise NotFound(_("Sale not found."))
-    with transaction.atomic():
+    with busy_as(SaleBusy), transaction.atomic():
+        set_lock_timeout(settings.LOCK_TIMEOUT_SECONDS)
         payment = Payment.objects.select_for_update().get(pk=sale.payment_id)
         sale = Sale.objects.select_for_update().select_related("session").get(pk=sale_id)
         if sale.status == Sale.Status.REFUNDED:

@@ -24,14 +24,20 @@ from apps.bookings import errors as booking_errors
 from apps.bookings import selectors as booking_selectors
 from apps.bookings import services as booking_services
 from apps.bookings.models import Reservation
-from apps.core import events
-from apps.core import metrics as core_metrics
-from apps.core.db import constraint_errors
+from apps.core.db import constraint_errors, log_on_commit
+from apps.core.locking import busy_as, set_lock_timeout
 from apps.core.prefetch import attach_prefetched
+from apps.events import outbox
+from apps.payments import event_types as payment_events
 from apps.sessions import selectors as session_selectors
 
 from . import metrics
-from .errors import PaymentInProgress, PaymentProviderError, PaymentProviderUnavailable
+from .errors import (
+    PaymentBusy,
+    PaymentInProgress,
+    PaymentProviderError,
+    PaymentProviderUnavailable,
+)
 from .lifecycle import PaymentStatus, check_transition
 from .models import ONE_PAYMENT_IN_FLIGHT, Payment, Sale, Ticket
 from .providers import get_provider
@@ -165,7 +171,8 @@ def payment_apply(
 ) -> Payment:
     """Move the payment to what the provider reports, once. `reservation`, when the caller has
     it with its seats, saves reading them again."""
-    with transaction.atomic():
+    with busy_as(PaymentBusy), transaction.atomic():
+        set_lock_timeout(settings.LOCK_TIMEOUT_SECONDS)
         payment = Payment.objects.select_for_update().get(pk=payment_id)
         before = (payment.status, payment.provider_reference, payment.method)
         if observed.reference and not payment.provider_reference:
@@ -183,14 +190,14 @@ def payment_apply(
         elif payment.status not in PaymentStatus.IN_FLIGHT:
             # A late or repeated report of something already decided (a failure after the
             # success, a pending after the webhook): the first word stands.
-            log.info("payment_report_ignored", status=payment.status)
+            log_on_commit(log, "payment_report_ignored", status=payment.status)
         elif observed.status == Outcome.PENDING:
             _pend(payment, observed, log)
         elif observed.status == Outcome.FAILED:
             _fail(payment, observed.failure_reason or "failed", log)
         elif observed.status == Outcome.CANCELED:
             _set_status(payment, PaymentStatus.CANCELED)
-            log.info("payment_canceled")
+            log_on_commit(log, "payment_canceled")
         # An ignored report leaves the row as it was (updated_at included).
         if (payment.status, payment.provider_reference, payment.method) != before:
             payment.save()
@@ -203,9 +210,9 @@ def _pend(payment: Payment, observed: ProviderPayment, log) -> None:
     _set_status(payment, PaymentStatus.PENDING)
     payment.method = observed.method
     payment.next_action = observed.next_action
-    events.emit(
-        events.Event(
-            events.PAYMENT_PENDING,
+    outbox.emit(
+        outbox.Event(
+            payment_events.PAYMENT_PENDING,
             {
                 "payment_id": payment.id,
                 "reservation_id": payment.reservation_id,
@@ -223,27 +230,27 @@ def _pend(payment: Payment, observed: ProviderPayment, log) -> None:
     except HOLD_ENDED:
         # The hold ended while the provider answered: this payment can no longer buy it.
         queue_task("apps.payments.tasks.cancel_payment", str(payment.id))
-        log.info("payment_pending_after_hold", status=payment.status)
+        log_on_commit(log, "payment_pending_after_hold", status=payment.status)
         return
-    log.info("payment_pending", method=payment.method)
+    log_on_commit(log, "payment_pending", method=payment.method)
 
 
 def _fail(payment: Payment, reason: str, log) -> None:
     _set_status(payment, PaymentStatus.FAILED)
     payment.failure_reason = reason[:200]
-    events.emit(
-        events.Event(
-            events.PAYMENT_FAILED,
+    outbox.emit(
+        outbox.Event(
+            payment_events.PAYMENT_FAILED,
             {"payment_id": payment.id, "reservation_id": payment.reservation_id, "reason": reason},
         )
     )
     # The hold stays until its deadline, so the buyer can try again.
-    log.info("payment_declined", reason=reason)
+    log_on_commit(log, "payment_declined", reason=reason)
 
 
 def _succeed(payment: Payment, log, reservation: Reservation | None) -> None:
     if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED):
-        log.info("payment_report_ignored", status=payment.status)
+        log_on_commit(log, "payment_report_ignored", status=payment.status)
         return
     _set_status(payment, PaymentStatus.SUCCEEDED)
     try:
@@ -252,17 +259,17 @@ def _succeed(payment: Payment, log, reservation: Reservation | None) -> None:
     except HOLD_ENDED as exc:
         # Paid after the hold ended, or its seats went to someone else: give the money back.
         request_refund(payment, Payment.RefundReason.LATE)
-        log.warning("payment_succeeded_late", hold=getattr(exc, "code", ""))
+        log_on_commit(log, "payment_succeeded_late", level="warning", hold=getattr(exc, "code", ""))
         return
     payment.sale = sale
     amount = payment.amount
     transaction.on_commit(lambda: _count_sale(amount))
-    log.info("payment_confirmed", sale_id=str(sale.id), total=str(amount))
+    log_on_commit(log, "payment_confirmed", sale_id=str(sale.id), total=str(amount))
 
 
 def _count_sale(amount) -> None:
-    core_metrics.SALES.inc()
-    core_metrics.REVENUE.inc(float(amount))
+    metrics.SALES.inc()
+    metrics.REVENUE.inc(float(amount))
 
 
 def _sell(payment: Payment, reservation: Reservation | None) -> Sale:
@@ -285,9 +292,9 @@ def _sell(payment: Payment, reservation: Reservation | None) -> Sale:
     tickets = Ticket.objects.bulk_create(
         Ticket(sale=sale, session_seat=seat.session_seat, price=seat.price) for seat in seats
     )
-    events.emit(
-        events.Event(
-            events.PAYMENT_CONFIRMED,
+    outbox.emit(
+        outbox.Event(
+            payment_events.PAYMENT_CONFIRMED,
             {
                 "reservation_id": confirmed.id,
                 "sale_id": sale.id,
@@ -331,11 +338,12 @@ def void_sale(sale: Sale) -> None:
 
 def payment_apply_refund(*, payment_id: uuid.UUID, source: str) -> Payment:
     """The provider gave the money back (its answer to our refund, or its webhook)."""
-    with transaction.atomic():
+    with busy_as(PaymentBusy), transaction.atomic():
+        set_lock_timeout(settings.LOCK_TIMEOUT_SECONDS)
         payment = Payment.objects.select_for_update().get(pk=payment_id)
         log = logger.bind(payment_id=str(payment.id), source=source)
         if payment.status == PaymentStatus.REFUNDED:
-            log.info("payment_report_ignored", status=payment.status, observed="refunded")
+            log_on_commit(log, "payment_report_ignored", status=payment.status, observed="refunded")
             return payment
         sale = Sale.objects.select_for_update().filter(payment=payment).first()
         if sale is not None and sale.status == Sale.Status.PAID:
@@ -348,12 +356,14 @@ def payment_apply_refund(*, payment_id: uuid.UUID, source: str) -> Payment:
         _set_status(payment, PaymentStatus.REFUNDED)
         payment.refunded_at = timezone.now()
         payment.save()
-        events.emit(
-            events.Event(
-                events.PAYMENT_REFUNDED,
+        outbox.emit(
+            outbox.Event(
+                payment_events.PAYMENT_REFUNDED,
                 {
                     "payment_id": payment.id,
                     "reservation_id": payment.reservation_id,
+                    # Beyond the contract's fields: per-session readers (statistics) need it.
+                    "session_id": payment.reservation.session_id,
                     "sale_id": sale.id if sale else None,
                     "amount": payment.amount,
                     "reason": payment.refund_reason,

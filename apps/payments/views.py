@@ -12,12 +12,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.api.idempotency import HEADER, idempotent_external
+from apps.api.openapi import IDEMPOTENCY_KEY_HEADER, PAGE_NOT_FOUND, problems
 from apps.bookings import selectors as booking_selectors
 from apps.bookings import services as booking_services
-from apps.bookings.views import RESERVATION_THROTTLES
+from apps.bookings.throttling import RESERVATION_THROTTLES
 from apps.core.errors import NotFound
-from apps.core.idempotency import HEADER, idempotent_external
-from apps.core.openapi import IDEMPOTENCY_KEY_HEADER, PAGE_NOT_FOUND, problems
 
 from . import refunds, selectors, services, webhooks
 from .errors import PaymentDeclined, SandboxNotPending
@@ -91,6 +91,7 @@ class PaymentView(APIView):
                 429,
                 502,
                 503,
+                s402="Declined (`payment_declined`); the hold stays until its deadline.",
                 s409="`already_confirmed`, `reservation_not_pending` (cancelled), "
                 "`payment_in_progress` (another attempt is pending) or `idempotency_key_in_use`.",
                 s410="`reservation_expired`: the hold passed its deadline.",

@@ -3,8 +3,6 @@ from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from apps.sessions.admin import SessionInline
-
 from .models import Cinema, Room, Seat
 
 
@@ -44,7 +42,7 @@ class RoomAdmin(admin.ModelAdmin):
     search_fields = ["name", "cinema__name"]
     list_select_related = ["cinema"]
     readonly_fields = ["seat_layout"]
-    inlines = [SessionInline, SeatInline]
+    inlines = [SeatInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(seat_total=Count("seats"))

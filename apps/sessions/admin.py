@@ -1,8 +1,10 @@
 from django import forms
 from django.contrib import admin
 
+from apps.catalog.models import Movie
 from apps.core.admin import ReadOnlyTabularInline
 from apps.core.errors import ApplicationError
+from apps.rooms.models import Room
 
 from . import services
 from .models import Session
@@ -59,3 +61,18 @@ class SessionAdmin(admin.ModelAdmin):
             movie=obj.movie, room=obj.room, starts_at=obj.starts_at, price=obj.price
         )
         obj.pk = created.pk
+
+
+# A movie's and a room's pages list their sessions. Sessions build on catalog and rooms, so the
+# inline is added here, to their admin classes, rather than imported by them.
+for model in (Movie, Room):
+    model_admin = type(admin.site.get_model_admin(model))
+    admin.site.unregister(model)
+    admin.site.register(
+        model,
+        type(
+            f"{model_admin.__name__}WithSessions",
+            (model_admin,),
+            {"inlines": [SessionInline, *model_admin.inlines]},
+        ),
+    )

@@ -31,11 +31,3 @@ class SessionInputSerializer(serializers.Serializer):
         min_value=Decimal("0.01"),
         error_messages={"min_value": _("The price must be greater than zero.")},
     )
-
-
-class SeatMapEntrySerializer(serializers.Serializer):
-    id = serializers.IntegerField(help_text="Session-seat id, used to reserve the seat.")
-    label = serializers.CharField()
-    row = serializers.CharField()
-    number = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["available", "held", "sold"])

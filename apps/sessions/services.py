@@ -11,11 +11,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.catalog.models import Movie
-from apps.core import events
 from apps.core.db import constraint_errors
 from apps.core.errors import Conflict, InvalidInput
+from apps.events import outbox
 from apps.rooms import selectors as room_selectors
 from apps.rooms.models import Room
+from apps.sessions import event_types as session_events
 
 from .models import Session, SessionSeat
 from .selectors import overlapping_sessions
@@ -83,5 +84,5 @@ def session_cancel(*, session: Session) -> Session:
         raise Conflict(_("The session is already cancelled."), code="session_cancelled")
     session.status = Session.Status.CANCELLED
     session.save(update_fields=["status"])
-    events.emit(events.Event(events.SESSION_CANCELLED, {"session_id": session.id}))
+    outbox.emit(outbox.Event(session_events.SESSION_CANCELLED, {"session_id": session.id}))
     return session

@@ -1,5 +1,6 @@
-from apps.core import events
-from apps.core.consumers import EventConsumer, ReceivedEvent
+from apps.bookings import event_types as booking_events
+from apps.events.consumers import EventConsumer, ReceivedEvent
+from apps.payments import event_types as payment_events
 
 from . import services
 
@@ -9,10 +10,12 @@ class SessionStatsConsumer(EventConsumer):
 
     queue = "cinema.stats"
     event_types = (
-        events.RESERVATION_CREATED,
-        events.RESERVATION_CANCELLED,
-        events.RESERVATION_EXPIRED,
-        events.PAYMENT_CONFIRMED,
+        booking_events.RESERVATION_CREATED,
+        booking_events.RESERVATION_CANCELLED,
+        booking_events.RESERVATION_EXPIRED,
+        payment_events.PAYMENT_CONFIRMED,
+        booking_events.SEAT_RELEASED,
+        payment_events.PAYMENT_REFUNDED,
     )
     batch_size = 200
     batch_interval_seconds = 1.0

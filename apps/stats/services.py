@@ -9,8 +9,11 @@ from decimal import Decimal
 
 from django.db import connection
 
-from apps.core import events
-from apps.core.consumers import ReceivedEvent
+from apps.bookings import event_types as booking_events
+from apps.events.consumers import ReceivedEvent
+from apps.payments import event_types as payment_events
+
+from .models import SessionStats
 
 
 @dataclass
@@ -28,14 +31,21 @@ def deltas_of(received: Iterable[ReceivedEvent]) -> dict[int, Delta]:
         delta = deltas[int(event.data["session_id"])]
         seats = len(event.data.get("seat_ids", []))
         delta.events += 1
-        if event.type == events.RESERVATION_CREATED:
+        if event.type == booking_events.RESERVATION_CREATED:
             delta.held += seats
-        elif event.type in (events.RESERVATION_CANCELLED, events.RESERVATION_EXPIRED):
+        elif event.type in (
+            booking_events.RESERVATION_CANCELLED,
+            booking_events.RESERVATION_EXPIRED,
+        ):
             delta.held -= seats
-        elif event.type == events.PAYMENT_CONFIRMED:
+        elif event.type == payment_events.PAYMENT_CONFIRMED:
             delta.held -= seats
             delta.sold += seats
             delta.revenue += Decimal(str(event.data["total"]))
+        elif event.type == booking_events.SEAT_RELEASED and event.data["reason"] == "refunded":
+            delta.sold -= 1  # expired and cancelled holds come as their reservation's event
+        elif event.type == payment_events.PAYMENT_REFUNDED and event.data["sale_id"]:
+            delta.revenue -= Decimal(str(event.data["amount"]))  # a late refund sold nothing
     return dict(deltas)
 
 
@@ -49,17 +59,18 @@ def apply_events(received: list[ReceivedEvent]) -> int:
         for session_id, d in sorted(deltas.items())
     ]
     values = ", ".join(["(%s, %s, %s, %s, %s, now())"] * len(rows))
+    table = SessionStats._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO stats_sessionstats
+            INSERT INTO {table}
                 (session_id, seats_held, seats_sold, revenue, events_applied, updated_at)
             VALUES {values}
             ON CONFLICT (session_id) DO UPDATE SET
-                seats_held = stats_sessionstats.seats_held + EXCLUDED.seats_held,
-                seats_sold = stats_sessionstats.seats_sold + EXCLUDED.seats_sold,
-                revenue = stats_sessionstats.revenue + EXCLUDED.revenue,
-                events_applied = stats_sessionstats.events_applied + EXCLUDED.events_applied,
+                seats_held = {table}.seats_held + EXCLUDED.seats_held,
+                seats_sold = {table}.seats_sold + EXCLUDED.seats_sold,
+                revenue = {table}.revenue + EXCLUDED.revenue,
+                events_applied = {table}.events_applied + EXCLUDED.events_applied,
                 updated_at = now()
             """,  # noqa: S608 - only placeholders are interpolated
             [value for row in rows for value in row],

@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.openapi import problems
+from apps.api.openapi import problems
 from apps.sessions.models import Session
 
 from .selectors import session_figures

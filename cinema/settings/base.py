@@ -11,7 +11,7 @@ from pathlib import Path
 import environ
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.log_config import configure_structlog, logging_config
+from apps.ops.log_config import configure_structlog, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.headless",
     "apps.core",
+    "apps.api",
+    "apps.events",
+    "apps.ops",
     "apps.accounts",
     "apps.catalog",
     "apps.rooms",
@@ -54,13 +57,14 @@ INSTALLED_APPS = [
     "apps.bookings",
     "apps.payments",
     "apps.stats",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
-    "apps.core.middleware.RequestIdHeaderMiddleware",
+    "apps.ops.middleware.RequestIdHeaderMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -69,7 +73,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "apps.core.middleware.ApiNotFoundMiddleware",
+    "apps.api.middleware.JsonErrorsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -191,21 +195,21 @@ THROTTLE_USER = env.str("THROTTLE_USER", default="600/min")
 THROTTLE_ANON = env.str("THROTTLE_ANON", default="60/min")
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.core.authentication.SessionTokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["apps.core.permissions.IsStaffOrReadOnly"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.api.authentication.SessionTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.api.permissions.IsStaffOrReadOnly"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "apps.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_THROTTLE_CLASSES": ["apps.core.throttling.DefaultRateLimits"],
+    "DEFAULT_THROTTLE_CLASSES": ["apps.api.throttling.DefaultRateLimits"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": THROTTLE_ANON,
         "user": THROTTLE_USER,
         "reservations": THROTTLE_RESERVATIONS,
         "reservations_ip": THROTTLE_RESERVATIONS_IP,
     },
-    "EXCEPTION_HANDLER": "apps.core.exception_handler.problem_exception_handler",
+    "EXCEPTION_HANDLER": "apps.api.exception_handler.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -227,7 +231,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    # The X-Session-Token scheme and each operation's requirement: apps.core.openapi.
+    # The X-Session-Token scheme and each operation's requirement: apps.api.openapi.
     # Several models have a `status`: each enum is named after its model.
     "ENUM_NAME_OVERRIDES": {
         "ReservationStatusEnum": "apps.bookings.models.Reservation.Status",
@@ -260,16 +264,16 @@ CELERY_BEAT_SCHEDULE = {
     },
     # A safety net: each worker's relay loop publishes as rows commit (OUTBOX_RELAY_IDLE_SECONDS).
     "relay-outbox": {
-        "task": "apps.core.tasks.relay_outbox_task",
+        "task": "apps.events.tasks.relay_outbox_task",
         "schedule": env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=10.0),
     },
     "reconcile-payments": {
         "task": "apps.payments.tasks.reconcile_payments",
         "schedule": env.float("PAYMENT_RECONCILE_INTERVAL_SECONDS", default=30.0),
     },
-    "prune-outbox": {"task": "apps.core.tasks.prune_outbox_task", "schedule": 3600.0},
+    "prune-outbox": {"task": "apps.events.tasks.prune_outbox_task", "schedule": 3600.0},
     "prune-idempotency-keys": {
-        "task": "apps.core.tasks.prune_idempotency_keys_task",
+        "task": "apps.api.tasks.prune_idempotency_keys_task",
         "schedule": 3600.0,
     },
 }
@@ -283,13 +287,16 @@ configure_structlog()
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 # A caller's X-Request-ID (e.g. from nginx) is kept so one id follows a request everywhere.
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
-# The client address is bound by apps.core.request_logging, as the rate limits see it.
+# The client address is bound by apps.ops.request_logging, as the rate limits see it.
 DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
 # A 409 in a rush or a 404 is business as usual, not a warning.
 DJANGO_STRUCTLOG_STATUS_4XX_LOG_LEVEL = logging.INFO
 
 # --- Product settings --------------------------------------------------------------------------
 RESERVATION_TTL_SECONDS = env.int("RESERVATION_TTL_SECONDS", default=30)
+# `manage.py seed_demo` makes users with published passwords: allowed locally, refused by the
+# hardened settings unless asked for (the compose demo asks).
+DEMO_DATA_ALLOWED = env.bool("DEMO_DATA_ALLOWED", default=True)
 # Holds whose deadlines fall this close share one expiry task (apps.bookings.expiry_groups).
 EXPIRY_GROUP_SECONDS = env.float("EXPIRY_GROUP_SECONDS", default=0.2)
 MAX_SEATS_PER_RESERVATION = env.int("MAX_SEATS_PER_RESERVATION", default=10)

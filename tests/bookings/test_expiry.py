@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from apps.bookings import services, tasks
 from apps.bookings.models import Reservation, ReservationSeat
-from apps.sessions.selectors import seat_map
+from apps.bookings.seat_map import seat_map
 from tests.factories import UserFactory, make_session
 from tests.processes import celery_worker
 

@@ -10,12 +10,12 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
+from apps.api import tasks as api_tasks
+from apps.api.idempotency import prune_idempotency_keys
+from apps.api.models import IdempotencyKey
+from apps.bookings import seat_map as seat_map_reads
 from apps.bookings import tasks as booking_tasks
 from apps.bookings.models import Reservation, ReservationSeat
-from apps.core import tasks as core_tasks
-from apps.core.idempotency import prune_idempotency_keys
-from apps.core.models import IdempotencyKey
-from apps.sessions import selectors as session_selectors
 from apps.sessions.models import Session
 from tests.assertions import PROBLEM, assert_problem, field_errors
 from tests.conftest import client_for
@@ -41,7 +41,7 @@ def snapshot(session: Session) -> dict[str, Any]:
         "reserved_seats": sorted(
             ReservationSeat.objects.values_list("reservation_id", "session_seat_id", "is_active")
         ),
-        "seat_map": {e.id: e.status for e in session_selectors.seat_map(session)},
+        "seat_map": {e.id: e.status for e in seat_map_reads.seat_map(session)},
         "keys": sorted(IdempotencyKey.objects.values_list("user_id", "key", "status_code")),
     }
 
@@ -195,9 +195,9 @@ def test_prune_deletes_keys_older_than_a_day(user):
 def test_beat_schedules_the_pruner_and_the_sweeper():
     scheduled = {entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
 
-    assert core_tasks.prune_idempotency_keys_task.name in scheduled
+    assert api_tasks.prune_idempotency_keys_task.name in scheduled
     assert booking_tasks.sweep_expired_reservations.name in scheduled
     assert scheduled >= {
-        "apps.core.tasks.prune_idempotency_keys_task",
+        "apps.api.tasks.prune_idempotency_keys_task",
         "apps.bookings.tasks.sweep_expired_reservations",
     }

@@ -10,9 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from apps.bookings import seat_map as seat_map_reads
 from apps.bookings import services
 from apps.bookings.models import Reservation, ReservationSeat
-from apps.sessions import selectors as session_selectors
 from apps.sessions import services as session_services
 from apps.sessions.models import Session
 from tests.assertions import assert_problem, field_errors
@@ -34,7 +34,7 @@ def reserve(client, session_id: int, seats: list[Any], **extra):
 
 def statuses(session: Session) -> dict[int, str]:
     """The live seat map of the session, {session seat id: status}."""
-    return {entry.id: entry.status for entry in session_selectors.seat_map(session)}
+    return {entry.id: entry.status for entry in seat_map_reads.seat_map(session)}
 
 
 def snapshot(session: Session) -> dict[str, Any]:

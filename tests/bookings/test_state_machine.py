@@ -38,10 +38,10 @@ from hypothesis.stateful import (
 )
 
 from apps.bookings import locks, selectors, services
+from apps.bookings import seat_map as seat_map_reads
 from apps.bookings.errors import ReservationNotPending, SeatsUnavailable
 from apps.bookings.models import Reservation, ReservationSeat
 from apps.core.errors import NotFound
-from apps.sessions import selectors as session_selectors
 from tests.factories import UserFactory, make_session
 
 SEATS = 6  # of the session's 20, the ones the machine plays with
@@ -257,7 +257,7 @@ class ReservationMachine(RuleBasedStateMachine):
                 expected[seat_id] = "available"
             else:
                 expected[seat_id] = "sold" if holder.status == CONFIRMED else "held"
-        seat_map = {e.id: e.status for e in session_selectors.seat_map(self.session)}
+        seat_map = {e.id: e.status for e in seat_map_reads.seat_map(self.session)}
         assert {s: seat_map[s] for s in self.seat_ids} == expected
         assert {s for s, status in seat_map.items() if status != "available"} <= set(self.seat_ids)
 

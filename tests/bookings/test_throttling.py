@@ -8,8 +8,8 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 from django_redis import get_redis_connection
 
+from apps.bookings import seat_map as seat_map_reads
 from apps.bookings.models import Reservation, ReservationSeat
-from apps.sessions import selectors as session_selectors
 from apps.sessions.models import Session
 from tests.assertions import assert_problem
 from tests.conftest import client_for
@@ -46,7 +46,7 @@ def snapshot(session: Session) -> dict[str, Any]:
         "reserved_seats": sorted(
             ReservationSeat.objects.values_list("reservation_id", "session_seat_id", "is_active")
         ),
-        "seat_map": {e.id: e.status for e in session_selectors.seat_map(session)},
+        "seat_map": {e.id: e.status for e in seat_map_reads.seat_map(session)},
     }
 
 

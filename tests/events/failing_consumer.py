@@ -14,9 +14,9 @@ import redis
 from django.conf import settings
 from django.db import transaction
 
+from apps.bookings import event_types as booking_events
 from apps.bookings.models import Reservation
-from apps.core import events
-from apps.core.consumers import EventConsumer, ReceivedEvent
+from apps.events.consumers import EventConsumer, ReceivedEvent
 
 FAIL_FLAG = "flaky:fail"
 PROCESSED = "flaky:processed"
@@ -32,7 +32,7 @@ def store() -> redis.Redis:
 
 class FlakyConsumer(EventConsumer):
     queue = "cinema.flaky"
-    event_types = (events.RESERVATION_CREATED,)
+    event_types = (booking_events.RESERVATION_CREATED,)
 
     def handle(self, event: ReceivedEvent) -> None:
         if not Reservation.objects.filter(pk=event.data["reservation_id"]).exists():

@@ -20,8 +20,8 @@ from django.conf import settings
 from django.db import connection
 from kombu import Producer, Queue
 
-from apps.core.broker import declare_consumer_queues, dlq_name, events_connection, retry_name
-from apps.core.consumers import EventConsumer
+from apps.events.broker import declare_consumer_queues, dlq_name, events_connection, retry_name
+from apps.events.consumers import EventConsumer
 from apps.sessions.models import Session
 from tests.processes import celery_worker
 
@@ -47,8 +47,8 @@ def wait_until(
 def wait_all_published(*, timeout: float = 20) -> None:
     """Until every outbox row is published: by a running worker's relay loop, or by the relay
     this runs itself (whichever takes a row first; the other skips it)."""
-    from apps.core.models import OutboxEvent
-    from apps.core.relay import relay_outbox
+    from apps.events.models import OutboxEvent
+    from apps.events.relay import relay_outbox
 
     relay_outbox()
     wait_until(
@@ -112,7 +112,7 @@ def peek(name: str) -> list[tuple[Any, dict[str, Any]]]:
 
 def publish(body: Any, *, routing_key: str, to_queue: bool = False, **properties: Any) -> None:
     """Publish like the relay does: to the events exchange, or straight into one queue."""
-    from apps.core.broker import events_exchange
+    from apps.events.broker import events_exchange
 
     with events_connection() as conn:
         producer = Producer(conn.default_channel)
@@ -190,8 +190,8 @@ def events_listener(broker_url: str) -> Iterator[Callable[[], list]]:
     same exchange)."""
     from kombu import Connection
 
-    from apps.core.broker import events_exchange
-    from apps.core.models import OutboxEvent
+    from apps.events.broker import events_exchange
+    from apps.events.models import OutboxEvent
 
     with Connection(broker_url) as broker:
         channel = broker.channel()

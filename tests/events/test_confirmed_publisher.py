@@ -11,11 +11,12 @@ import pytest
 from django.db import transaction
 from kombu import Queue
 
-from apps.core import events
-from apps.core.broker import events_connection, events_exchange
-from apps.core.confirmed_publisher import ConfirmedPublisher, PublishNotConfirmed
-from apps.core.models import OutboxEvent
-from apps.core.relay import relay_outbox
+from apps.bookings import event_types as booking_events
+from apps.events import outbox
+from apps.events.broker import events_connection, events_exchange
+from apps.events.confirmed_publisher import ConfirmedPublisher, PublishNotConfirmed
+from apps.events.models import OutboxEvent
+from apps.events.relay import relay_outbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,8 +78,11 @@ def test_a_refused_message_fails_the_batch():
 
 def test_the_relay_leaves_a_refused_batch_pending_and_publishes_it_later():
     with transaction.atomic():
-        events.emit(
-            *(events.Event(events.SEAT_RELEASED, {"session_id": 1, "seat_id": i}) for i in range(3))
+        outbox.emit(
+            *(
+                outbox.Event(booking_events.SEAT_RELEASED, {"session_id": 1, "seat_id": i})
+                for i in range(3)
+            )
         )
 
     with private_queue(refuse_all=True, routing_key="seat.released"):

@@ -11,12 +11,13 @@ from smtplib import SMTPServerDisconnected
 import pytest
 from django.utils import formats, timezone, translation
 
+from apps.bookings import event_types as booking_events
 from apps.bookings import services as booking_services
-from apps.core import events
-from apps.core.consumer_step import ATTEMPT_HEADER
-from apps.core.consumers import ReceivedEvent, parse_event, process_events, retry_delay
-from apps.core.events import envelope
-from apps.core.models import OutboxEvent, ProcessedEvent
+from apps.events.consumer_step import ATTEMPT_HEADER
+from apps.events.consumers import ReceivedEvent, parse_event, process_events, retry_delay
+from apps.events.models import OutboxEvent, ProcessedEvent
+from apps.events.outbox import envelope
+from apps.payments import event_types as payment_events
 from apps.payments import services as payment_services
 from apps.payments.consumers import TicketEmailConsumer
 from apps.payments.models import Sale
@@ -83,7 +84,9 @@ def stats_of(session: Session) -> tuple[int, int, Decimal, int]:
 def test_an_event_delivered_twice_is_applied_once():
     session = make_session()
     reservation = reserve(session, 3)
-    event = received(outbox_event(events.RESERVATION_CREATED, reservation_id=reservation.id))
+    event = received(
+        outbox_event(booking_events.RESERVATION_CREATED, reservation_id=reservation.id)
+    )
 
     assert process_events(STATS, [event, event]) == 1  # twice in one batch
     assert process_events(STATS, [event]) == 0  # and again later
@@ -138,7 +141,8 @@ def test_the_same_message_published_again_through_the_broker_is_counted_once(sta
     first = reserve(session, 2)
     second = reserve(session, 3, skip=2)
     rows = {
-        r.id: outbox_event(events.RESERVATION_CREATED, reservation_id=r.id) for r in (first, second)
+        r.id: outbox_event(booking_events.RESERVATION_CREATED, reservation_id=r.id)
+        for r in (first, second)
     }
     # Published by hand, not by the relay.
     OutboxEvent.objects.update(published_at=timezone.now())
@@ -259,7 +263,7 @@ def test_the_ticket_email_goes_out_once_in_the_buyers_language(
     assert response.status_code == 201, response.content
     sale = Sale.objects.get(pk=response.json()["id"])
     assert sale.language == language
-    event = received(outbox_event(events.PAYMENT_CONFIRMED, sale_id=sale.id))
+    event = received(outbox_event(payment_events.PAYMENT_CONFIRMED, sale_id=sale.id))
     assert mailoutbox == []  # nothing is mailed from the request itself
 
     assert process_events(TicketEmailConsumer(), [event]) == 1
@@ -301,7 +305,7 @@ def test_a_mail_server_that_hangs_fails_the_ticket_email_in_time_and_it_is_retri
     assert 0 < base.EMAIL_TIMEOUT <= 60  # shipped bounded (Django's own default waits forever)
     held = reserve(make_session(), 2)
     sale = pay(held)
-    event = received(outbox_event(events.PAYMENT_CONFIRMED, sale_id=sale.id))
+    event = received(outbox_event(payment_events.PAYMENT_CONFIRMED, sale_id=sale.id))
 
     with blackhole_server() as port:
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

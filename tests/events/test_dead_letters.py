@@ -10,8 +10,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from apps.bookings import services as booking_services
-from apps.core.dead_letters import list_dead_letters
-from apps.core.models import OutboxEvent, ProcessedEvent
+from apps.events.dead_letters import list_dead_letters
+from apps.events.models import OutboxEvent, ProcessedEvent
 from tests.events.failing_consumer import (
     FAIL_FLAG,
     FlakyConsumer,

@@ -11,11 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from apps.bookings import event_types as booking_events
 from apps.bookings import services as booking_services
 from apps.bookings.models import Reservation
-from apps.core import events
-from apps.core.models import OutboxEvent
-from apps.core.relay import outbox_lag_seconds, prune_outbox, relay_outbox
+from apps.events import outbox
+from apps.events.models import OutboxEvent
+from apps.events.relay import outbox_lag_seconds, prune_outbox, relay_outbox
 from apps.payments import services as payment_services
 from tests.concurrency import run_together
 from tests.events.helpers import events_listener, reset_celery_pools
@@ -149,7 +150,7 @@ def test_an_event_exists_only_if_its_change_committed(listener):
 
 def test_emit_outside_a_transaction_is_refused():
     with pytest.raises(RuntimeError, match="inside the transaction"):
-        events.emit(events.Event(events.SEAT_RELEASED, {"session_id": 1}))
+        outbox.emit(outbox.Event(booking_events.SEAT_RELEASED, {"session_id": 1}))
 
 
 def test_broker_down_no_request_fails_and_every_event_arrives_once_when_it_is_back(
@@ -189,9 +190,9 @@ def test_broker_down_no_request_fails_and_every_event_arrives_once_when_it_is_ba
 
 def test_relays_running_at_once_never_publish_a_row_twice(listener):
     with transaction.atomic():
-        events.emit(
+        outbox.emit(
             *(
-                events.Event(events.SEAT_RELEASED, {"session_id": 1, "seat_id": i})
+                outbox.Event(booking_events.SEAT_RELEASED, {"session_id": 1, "seat_id": i})
                 for i in range(300)
             )
         )
@@ -207,8 +208,11 @@ def test_relays_running_at_once_never_publish_a_row_twice(listener):
 
 def test_prune_removes_only_old_published_events():
     with transaction.atomic():
-        old, recent, pending = events.emit(
-            *(events.Event(events.SEAT_RELEASED, {"session_id": 1, "seat_id": i}) for i in range(3))
+        old, recent, pending = outbox.emit(
+            *(
+                outbox.Event(booking_events.SEAT_RELEASED, {"session_id": 1, "seat_id": i})
+                for i in range(3)
+            )
         )
     long_ago = timezone.now() - timedelta(days=30)
     OutboxEvent.objects.filter(pk=old.pk).update(published_at=long_ago)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from apps.core.models import OutboxEvent
-from apps.core.relay import RelayLoop
+from apps.events.models import OutboxEvent
+from apps.events.relay import RelayLoop
 from tests.events.helpers import events_listener, wait_until
 from tests.events.test_outbox_relay import _scripted_story
 

@@ -10,10 +10,11 @@ import pytest
 from django.conf import settings
 from kombu import Producer, Queue
 
-from apps.core import events, metrics
-from apps.core.broker import declare_consumer_queues, dlq_name, events_connection, retry_name
-from apps.core.consumer_step import ATTEMPT_HEADER, ConsumerRunner
-from apps.core.consumers import EventConsumer, ReceivedEvent
+from apps.bookings import event_types as booking_events
+from apps.events import metrics
+from apps.events.broker import declare_consumer_queues, dlq_name, events_connection, retry_name
+from apps.events.consumer_step import ATTEMPT_HEADER, ConsumerRunner
+from apps.events.consumers import EventConsumer, ReceivedEvent
 from tests.events.helpers import peek, publish, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 class AlwaysFails(EventConsumer):
     queue = f"test.always-fails.{uuid.uuid4().hex[:8]}"
-    event_types = (events.SEAT_RELEASED,)
+    event_types = (booking_events.SEAT_RELEASED,)
 
     def handle(self, event: ReceivedEvent) -> None:
         raise RuntimeError("the consumer's dependency is down")
@@ -43,7 +44,12 @@ def runner():
 
 def _deliver(runner: ConsumerRunner, main: Queue, **headers) -> str:
     event_id = str(uuid.uuid4())
-    envelope = {"id": event_id, "type": events.SEAT_RELEASED, "occurred_at": "x", "data": {}}
+    envelope = {
+        "id": event_id,
+        "type": booking_events.SEAT_RELEASED,
+        "occurred_at": "x",
+        "data": {},
+    }
     publish(envelope, routing_key=runner.consumer.queue_name, to_queue=True, headers=headers)
     message = main.get(no_ack=False)
     runner.on_message(message.decode(), message)  # batch size 1: processed at once

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from apps.core.broker import events_connection
+from apps.events.broker import events_connection
 from tests.conftest import point_cache_at
 from tests.events.helpers import (
     delete_queues,

@@ -11,8 +11,8 @@ from collections import Counter
 import pytest
 from kombu.exceptions import OperationalError
 
-from apps.core.models import OutboxEvent
-from apps.core.relay import relay_outbox
+from apps.events.models import OutboxEvent
+from apps.events.relay import relay_outbox
 from tests.concurrency import run_together
 from tests.conftest import client_for
 from tests.factories import UserFactory, make_room, make_session
@@ -128,7 +128,7 @@ def test_the_relay_loop_rides_out_a_broker_outage(broker_proxy, event_listener, 
     """A worker's relay loop loses its broker connection mid-run: it keeps trying, and once the
     broker is back every event written meanwhile goes out exactly once."""
     from apps.bookings import services
-    from apps.core.relay import RelayLoop
+    from apps.events.relay import RelayLoop
     from tests.events.helpers import wait_until
 
     settings.OUTBOX_RELAY_IDLE_SECONDS = 0.2  # the pause between attempts while it fails

@@ -11,10 +11,12 @@ import time
 import pytest
 from django.db import OperationalError, connection, connections, transaction
 
+from apps.api.models import IdempotencyKey
+from apps.bookings import event_types as booking_events
 from apps.bookings.locks import seat_key
 from apps.bookings.models import Reservation, ReservationSeat
-from apps.core import events
-from apps.core.models import IdempotencyKey, OutboxEvent
+from apps.events import outbox
+from apps.events.models import OutboxEvent
 from apps.sessions.models import SessionSeat
 from tests.conftest import client_for
 from tests.factories import UserFactory, make_session
@@ -61,7 +63,7 @@ def test_connection_terminated_mid_reservation_fails_cleanly_and_the_retry_succe
 
     ready, done = threading.Event(), threading.Event()
     found: dict = {"seats": seats}
-    emit = events.emit
+    emit = outbox.emit
 
     def emit_while_connection_dies(*args, **kwargs):
         """Inside the reservation's transaction, after the seats were locked and the rows
@@ -72,14 +74,14 @@ def test_connection_terminated_mid_reservation_fails_cleanly_and_the_retry_succe
             done.wait(10)
         return emit(*args, **kwargs)
 
-    monkeypatch.setattr(events, "emit", emit_while_connection_dies)
+    monkeypatch.setattr(outbox, "emit", emit_while_connection_dies)
     killer = threading.Thread(target=_terminate_when_ready, args=(ready, done, found))
     killer.start()
     started = time.monotonic()
     response = api.post("/api/v1/reservations", {"session": session.id, "seats": seats}, **key)
     elapsed = time.monotonic() - started
     killer.join(10)
-    monkeypatch.setattr(events, "emit", emit)
+    monkeypatch.setattr(outbox, "emit", emit)
 
     assert found.get("seats_locked") is True
     assert found.get("terminated") is True
@@ -109,5 +111,5 @@ def test_connection_terminated_mid_reservation_fails_cleanly_and_the_retry_succe
     reservation = Reservation.objects.get()
     assert str(reservation.id) == retry.json()["id"]
     assert sorted(reservation.seats.values_list("session_seat_id", flat=True)) == seats
-    assert OutboxEvent.objects.filter(type=events.RESERVATION_CREATED).count() == 1
+    assert OutboxEvent.objects.filter(type=booking_events.RESERVATION_CREATED).count() == 1
     assert all(redis.get(seat_key(session.id, seat)) == str(reservation.id) for seat in seats)

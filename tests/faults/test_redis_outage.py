@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from apps.bookings.locks import seat_key
 from apps.bookings.models import Reservation, ReservationSeat
-from apps.sessions.selectors import seat_map
+from apps.bookings.seat_map import seat_map
 from tests.concurrency import run_together
 from tests.conftest import client_for
 from tests.factories import UserFactory, make_session

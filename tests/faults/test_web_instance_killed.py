@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from apps.bookings import locks, services
 from apps.bookings.models import Reservation, ReservationSeat
+from apps.bookings.seat_map import seat_map
 from apps.payments.models import Ticket
-from apps.sessions.selectors import seat_map
 from tests.concurrency import free_port, run_together
 from tests.conftest import client_for
 from tests.events.helpers import wait_until

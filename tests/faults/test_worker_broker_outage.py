@@ -12,10 +12,10 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 from rest_framework.test import APIClient
 
+from apps.bookings import event_types as booking_events
 from apps.bookings.models import Reservation
-from apps.core import events
-from apps.core.models import OutboxEvent, ProcessedEvent
-from apps.core.relay import relay_outbox
+from apps.events.models import OutboxEvent, ProcessedEvent
+from apps.events.relay import relay_outbox
 from apps.stats.models import SessionStats
 from tests.events.helpers import distinct_session_ids, wait_all_published, wait_until
 from tests.factories import UserFactory, make_session
@@ -93,7 +93,7 @@ def test_worker_rides_out_a_broker_outage_without_losing_or_repeating_events(
     for reservation in Reservation.objects.filter(pk__in=ids):
         assert reservation.closed_at >= reservation.expires_at
         expired = OutboxEvent.objects.filter(
-            type=events.RESERVATION_EXPIRED, data__reservation_id=str(reservation.id)
+            type=booking_events.RESERVATION_EXPIRED, data__reservation_id=str(reservation.id)
         )
         assert expired.count() == 1
     print(f"\nthe worker consumed again {reconnected_after:.1f} s after the broker came back")

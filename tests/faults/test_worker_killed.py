@@ -12,11 +12,11 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from apps.bookings import event_types as booking_events
 from apps.bookings import services
 from apps.bookings.models import Reservation, ReservationSeat
-from apps.core import events
-from apps.core.models import OutboxEvent, ProcessedEvent
-from apps.sessions.selectors import seat_map
+from apps.bookings.seat_map import seat_map
+from apps.events.models import OutboxEvent, ProcessedEvent
 from apps.stats.models import SessionStats
 from tests.events.helpers import distinct_session_ids, queue_state, wait_all_published, wait_until
 from tests.factories import UserFactory, make_session
@@ -55,7 +55,7 @@ def test_worker_killed_with_pending_eta_tasks_every_hold_expires_once(settings, 
             ids.append(response.json()["id"])
         deadline = min(Reservation.objects.filter(pk__in=ids).values_list("expires_at", flat=True))
         wait_all_published()
-        created = _ids(events.RESERVATION_CREATED)
+        created = _ids(booking_events.RESERVATION_CREATED)
 
         # The worker scheduled every expiry (the scheduler recorded each event) and took the
         # ETA tasks from the queue: they now wait, unacknowledged, inside the worker.
@@ -87,8 +87,8 @@ def test_worker_killed_with_pending_eta_tasks_every_hold_expires_once(settings, 
         # The sweeper (the safety net) finds nothing left to do.
         assert services.expire_overdue_reservations() == 0
         # The new worker's relay loop publishes the expiries; the statistics take every event.
-        stats_events = len(_ids(events.RESERVATION_CREATED, ids)) + len(
-            _ids(events.RESERVATION_EXPIRED, ids)
+        stats_events = len(_ids(booking_events.RESERVATION_CREATED, ids)) + len(
+            _ids(booking_events.RESERVATION_EXPIRED, ids)
         )
         assert stats_events == 2 * HOLDS
 
@@ -104,8 +104,8 @@ def test_worker_killed_with_pending_eta_tasks_every_hold_expires_once(settings, 
         assert reservation.status == Reservation.Status.EXPIRED
         assert reservation.expires_at <= reservation.closed_at
         assert not ReservationSeat.objects.filter(reservation=reservation, is_active=True).exists()
-        assert len(_ids(events.RESERVATION_EXPIRED, [str(reservation.id)])) == 1
-        assert len(_ids(events.SEAT_RELEASED, [str(reservation.id)])) == 2
+        assert len(_ids(booking_events.RESERVATION_EXPIRED, [str(reservation.id)])) == 1
+        assert len(_ids(booking_events.SEAT_RELEASED, [str(reservation.id)])) == 2
     assert {entry.status for entry in seat_map(session)} == {"available"}
     assert not OutboxEvent.objects.filter(published_at__isnull=True).exists()
 

@@ -9,12 +9,12 @@ from typing import Any
 
 from django.conf import settings
 
+from apps.bookings import seat_map as seat_map_reads
 from apps.bookings import services as booking_services
 from apps.bookings.models import Reservation
-from apps.core.models import OutboxEvent
+from apps.events.models import OutboxEvent
 from apps.payments.models import FakeProviderPayment, Payment, Sale, Ticket, WebhookEvent
 from apps.payments.providers.fake import SIGNATURE_HEADER, sign
-from apps.sessions import selectors as session_selectors
 from apps.sessions.models import Session
 
 WEBHOOK_URL = "/api/v1/payments/webhooks/fake"
@@ -132,7 +132,7 @@ def state() -> dict[str, Any]:
 
 
 def seat_map(session: Session) -> dict[int, str]:
-    return {entry.id: entry.status for entry in session_selectors.seat_map(session)}
+    return {entry.id: entry.status for entry in seat_map_reads.seat_map(session)}
 
 
 def capture_sandbox_webhooks(monkeypatch) -> list[bytes]:

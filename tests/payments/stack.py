@@ -15,7 +15,7 @@ import requests
 from amqp.exceptions import NotFound
 from django.conf import settings
 
-from apps.core.broker import events_connection
+from apps.events.broker import events_connection
 from apps.payments.consumers import RefundEmailConsumer, TicketEmailConsumer
 from tests.concurrency import free_port
 from tests.events.helpers import (

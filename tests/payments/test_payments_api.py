@@ -13,9 +13,10 @@ import pytest
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
+from apps.bookings import seat_map as seat_map_reads
 from apps.bookings import services as booking_services
 from apps.bookings.models import Reservation, ReservationSeat
-from apps.core.models import OutboxEvent
+from apps.events.models import OutboxEvent
 from apps.payments import selectors as payment_selectors
 from apps.payments import services as payment_services
 from apps.payments.errors import PaymentProviderUnavailable
@@ -24,7 +25,6 @@ from apps.payments.providers.base import ProviderUnavailable
 from apps.payments.providers.fake import FakeProvider
 from apps.payments.refunds import payment_refund_at_provider
 from apps.payments.serializers import SaleSerializer
-from apps.sessions import selectors as session_selectors
 from apps.sessions.models import Session
 from tests.assertions import assert_problem, field_errors
 from tests.conftest import client_for
@@ -56,7 +56,7 @@ def pay(client, reservation_id, body: dict[str, Any] | None = None, key: str | N
 
 
 def seat_map(session: Session) -> dict[int, str]:
-    return {entry.id: entry.status for entry in session_selectors.seat_map(session)}
+    return {entry.id: entry.status for entry in seat_map_reads.seat_map(session)}
 
 
 def snapshot(session: Session) -> dict[str, Any]:
@@ -345,6 +345,7 @@ def test_hold_expiring_while_charging_is_410_and_the_charge_is_refunded(
     assert event.data == {
         "payment_id": str(payment.id),
         "reservation_id": str(reservation.id),
+        "session_id": reservation.session_id,
         "sale_id": None,
         "amount": "75.00",
         "reason": "late",

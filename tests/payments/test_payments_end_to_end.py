@@ -14,18 +14,12 @@ import requests
 from django.conf import settings
 from django.db import connection, transaction
 
+from apps.bookings.seat_map import seat_map
 from apps.payments.models import FakeProviderPayment, Payment, Sale, Ticket, WebhookEvent
 from apps.payments.providers.fake import SIGNATURE_HEADER, sign
-from apps.sessions.selectors import seat_map
+from bench.tokens import session_token_for
 from tests.events.helpers import distinct_session_ids, wait_until
-from tests.factories import (
-    StaffFactory,
-    UserFactory,
-    make_room,
-    make_sale,
-    make_session,
-    session_token_for,
-)
+from tests.factories import StaffFactory, UserFactory, make_room, make_sale, make_session
 from tests.payments.stack import Client, payment_stack
 from tests.processes import kill_group
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.bookings import services as booking_services
 from apps.bookings.models import Reservation
-from apps.core.models import OutboxEvent
+from apps.events.models import OutboxEvent
 from apps.payments import metrics, reconciliation, services
 from apps.payments.models import FakeProviderPayment, Payment, Sale
 from apps.payments.providers.fake import FakeProvider
@@ -142,6 +142,7 @@ def test_a_success_that_crossed_the_cancel_is_refunded_as_late(hold):
     assert refunded == {
         "payment_id": str(payment.id),
         "reservation_id": str(hold.id),
+        "session_id": hold.session_id,
         "sale_id": None,
         "amount": str(Decimal(payment.amount)),
         "reason": "late",

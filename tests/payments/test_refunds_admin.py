@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from apps.core.models import OutboxEvent
+from apps.events.models import OutboxEvent
 from apps.payments import refunds
 from apps.payments.models import Payment, Sale, Ticket, WebhookEvent
 from apps.sessions.models import Session

@@ -118,6 +118,7 @@ def test_the_owner_refunds_well_before_the_session(user_api, api, sale, session)
         {
             "payment_id": str(payment.id),
             "reservation_id": str(sale.reservation_id),
+            "session_id": sale.session_id,
             "sale_id": str(sale.id),
             "amount": "50.00",
             "reason": "requested",
@@ -417,6 +418,7 @@ def test_a_session_cancelled_while_the_provider_charges_refunds_the_charge(
     assert late == {
         "payment_id": str(payment.id),
         "reservation_id": str(reservation.id),
+        "session_id": reservation.session_id,
         "sale_id": None,
         "amount": "50.00",
         "reason": "late",

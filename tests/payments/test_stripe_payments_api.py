@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from apps.bookings import seat_map as seat_map_reads
 from apps.bookings import services as booking_services
 from apps.bookings.models import Reservation, ReservationSeat
-from apps.core.models import OutboxEvent
+from apps.events.models import OutboxEvent
 from apps.payments.models import Payment, Sale, Ticket, WebhookEvent
 from apps.payments.reconciliation import reconcile_payment, reconcile_payments
 from apps.payments.webhooks import webhook_event_process
-from apps.sessions import selectors as session_selectors
 from apps.sessions.models import Session
 from tests.assertions import assert_problem
 from tests.payments.stripe_stub import (
@@ -65,7 +65,7 @@ def post_webhook(client, payload: dict[str, Any], secret: str = WEBHOOK_SECRET, 
 
 
 def seat_map(session: Session) -> dict[int, str]:
-    return {entry.id: entry.status for entry in session_selectors.seat_map(session)}
+    return {entry.id: entry.status for entry in seat_map_reads.seat_map(session)}
 
 
 def sold(before: dict[int, str], reservation: Reservation) -> dict[int, str]:

@@ -298,6 +298,7 @@ def test_a_refund_before_the_success_leaves_it_refunded_without_a_sale(api, pend
     assert refunded == {
         "payment_id": str(pending.id),
         "reservation_id": str(reservation.id),
+        "session_id": reservation.session_id,
         "sale_id": None,
         "amount": "50.00",
         "reason": "late",
@@ -411,6 +412,7 @@ def test_a_success_after_the_deadline_is_refunded_as_late(
         {
             "payment_id": str(pending.id),
             "reservation_id": str(reservation.id),
+            "session_id": reservation.session_id,
             "sale_id": None,
             "amount": "50.00",
             "reason": "late",
@@ -518,6 +520,7 @@ def test_a_refund_at_the_provider_by_someone_else_voids_the_sale(api, pending, r
         {
             "payment_id": str(pending.id),
             "reservation_id": str(reservation.id),
+            "session_id": reservation.session_id,
             "sale_id": str(sale.id),
             "amount": "50.00",
             "reason": "requested",

@@ -24,14 +24,9 @@ from pathlib import Path
 import pytest
 
 from apps.bookings import services as booking_services
+from bench.tokens import session_token_for
 from tests.concurrency import free_port
-from tests.factories import (
-    StaffFactory,
-    UserFactory,
-    make_sale,
-    make_session,
-    session_token_for,
-)
+from tests.factories import StaffFactory, UserFactory, make_sale, make_session
 from tests.processes import gunicorn
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.timeout(420)]

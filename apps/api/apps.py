@@ -1,0 +1,10 @@
+"""The REST API's plumbing: authentication, permissions, errors as problem+json, OpenAPI,
+idempotency and rate limits."""
+
+from django.apps import AppConfig
+
+
+class ApiConfig(AppConfig):
+    name = "apps.api"
+    label = "api"
+    verbose_name = "API plumbing"

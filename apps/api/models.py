@@ -1,0 +1,30 @@
+from django.conf import settings
+from django.db import models
+
+
+class IdempotencyKey(models.Model):
+    """The stored outcome of a request sent with an `Idempotency-Key` header, per user.
+
+    The row is inserted in the same transaction as the request's effect, so it exists if and only
+    if that effect committed; a concurrent retry waits on the unique index and then replays it.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    status_code = models.PositiveSmallIntegerField(null=True)
+    # Stored as text, not jsonb, so that a replay is byte-for-byte the first response.
+    response_body = models.TextField(blank=True, default="")
+    content_type = models.CharField(max_length=64, default="application/json")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "core_idempotencykey"  # the table it had when it lived in the core app
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="core_idempotencykey_user_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

@@ -1,0 +1,98 @@
+"""Shared pieces of the OpenAPI description: the problem document and its responses."""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
+from rest_framework.permissions import SAFE_METHODS
+
+from apps.core.problems import PROBLEM_CONTENT_TYPE
+
+from .permissions import IsStaffOrReadOnly
+
+
+class SessionTokenScheme(OpenApiAuthenticationExtension):
+    """Documents `SessionTokenAuthentication`: allauth's app session token in `X-Session-Token`.
+
+    Optional where anonymous clients may call too: catalogue reads, and `AllowAny` views (for
+    those drf-spectacular adds the empty requirement itself).
+    """
+
+    target_class = "apps.api.authentication.SessionTokenAuthentication"
+    name = "SessionToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "X-Session-Token"}
+
+    def get_security_requirement(self, auto_schema):
+        requirement = {self.name: []}
+        permissions = auto_schema.view.get_permissions()
+        if (
+            auto_schema.method in SAFE_METHODS
+            and permissions
+            and all(isinstance(p, IsStaffOrReadOnly) for p in permissions)
+        ):
+            return [requirement, {}]
+        return requirement
+
+
+class ProblemFieldErrorSerializer(serializers.Serializer):
+    field = serializers.CharField(allow_null=True, help_text="Dotted path of the invalid field.")
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details."""
+
+    type = serializers.CharField(default="about:blank")
+    title = serializers.CharField(help_text="HTTP status phrase.")
+    status = serializers.IntegerField()
+    code = serializers.CharField(help_text="Stable machine-readable error code.")
+    detail = serializers.CharField(help_text="Human explanation, in the request's language.")
+    instance = serializers.CharField(required=False, help_text="Path of the request.")
+    errors = ProblemFieldErrorSerializer(many=True, required=False)
+
+
+_DESCRIPTIONS = {
+    400: "Invalid input (`code`: `invalid` with `errors`, or a business rule's code).",
+    401: "No or invalid `X-Session-Token` (`not_authenticated`, `authentication_failed`).",
+    403: "Authenticated but not allowed (`permission_denied`).",
+    404: "Not found, or not yours (`not_found`).",
+    409: "Conflict with the current state.",
+    410: "Gone.",
+    422: "Idempotency-Key reused with another request body (`idempotency_key_reused`).",
+    429: "Too many requests (`throttled`); see `Retry-After`.",
+}
+
+
+def problems(*statuses: int, **descriptions: str) -> dict[tuple[int, str], OpenApiResponse]:
+    """OpenAPI responses for the given error statuses, all documented as problem+json.
+
+    `descriptions` overrides the generic text per status, keyed `s409="..."`.
+    """
+    return {
+        (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(
+            response=ProblemSerializer,
+            description=descriptions.get(f"s{status}", _DESCRIPTIONS.get(status, "")),
+        )
+        for status in statuses
+    }
+
+
+# Lists are paginated: a `page` past the last one (or not a positive number) is a 404.
+PAGE_NOT_FOUND = "No such page (`not_found`): `page` is past the last page or not a number."
+# Lists with filters reject a malformed filter value (an unknown id, a bad date) with a 400.
+BAD_FILTER = "Invalid filter value (`invalid`, with `errors` naming the parameter)."
+
+
+IDEMPOTENCY_KEY_HEADER = OpenApiParameter(
+    name="Idempotency-Key",
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Unique key (e.g. a UUID) that makes a retry safe: the first response is stored for "
+        "24 h and replayed, with `Idempotent-Replayed: true`, for a retry with the same body."
+    ),
+)

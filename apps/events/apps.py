@@ -1,0 +1,10 @@
+"""The event runtime: the transactional outbox, its relay to RabbitMQ, the consumer runtime
+and dead letters. It knows no domain."""
+
+from django.apps import AppConfig
+
+
+class EventsConfig(AppConfig):
+    name = "apps.events"
+    label = "events"
+    verbose_name = "Events"

@@ -1,0 +1,53 @@
+import uuid
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+
+class OutboxEvent(models.Model):
+    """An event waiting to be published, written in the same transaction as the change it
+    announces: it exists if and only if that change committed (transactional outbox)."""
+
+    seq = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=64)
+    data = models.JSONField(encoder=DjangoJSONEncoder)
+    occurred_at = models.DateTimeField()
+    published_at = models.DateTimeField(null=True, blank=True)
+    # The id of the request that caused the event, carried as a message header for tracing.
+    request_id = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        db_table = "core_outboxevent"  # the table it had when it lived in the core app
+        ordering = ["seq"]
+        indexes = [
+            models.Index(
+                fields=["seq"],
+                condition=models.Q(published_at__isnull=True),
+                name="core_outbox_unpublished",
+            ),
+            models.Index(fields=["published_at"], name="core_outbox_published_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
+class ProcessedEvent(models.Model):
+    """That a consumer has applied an event: written in the same transaction as the effect, so
+    an event delivered twice is applied once."""
+
+    consumer = models.CharField(max_length=64)
+    event_id = models.UUIDField()
+    processed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "core_processedevent"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consumer", "event_id"], name="core_processedevent_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer}:{self.event_id}"
