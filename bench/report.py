@@ -369,7 +369,7 @@ def bounds(data: BenchData) -> list[str]:
             "(the WSGI server and Django's request cycle, which (e) measures alone; then DRF, "
             "authentication, throttles, the ORM where it remains, and the worker's event "
             "work), measured by profiling (py-spy, pyinstrument) and reduced where it could be "
-            "without giving up a guarantee; see the README's benchmark section for what was "
+            "without giving up a guarantee; see docs/performance.md for what was "
             "done and what is left."
         )
     return lines
