@@ -362,8 +362,11 @@ def payment_apply_refund(*, payment_id: uuid.UUID, source: str) -> Payment:
                 {
                     "payment_id": payment.id,
                     "reservation_id": payment.reservation_id,
-                    # Beyond the contract's fields: per-session readers (statistics) need it.
+                    # Beyond the contract's fields: what per-session readers (statistics) need.
                     "session_id": payment.reservation.session_id,
+                    "seat_ids": sorted(
+                        sale.tickets.values_list("session_seat_id", flat=True) if sale else []
+                    ),
                     "sale_id": sale.id if sale else None,
                     "amount": payment.amount,
                     "reason": payment.refund_reason,

@@ -14,7 +14,6 @@ class SessionStatsConsumer(EventConsumer):
         booking_events.RESERVATION_CANCELLED,
         booking_events.RESERVATION_EXPIRED,
         payment_events.PAYMENT_CONFIRMED,
-        booking_events.SEAT_RELEASED,
         payment_events.PAYMENT_REFUNDED,
     )
     batch_size = 200

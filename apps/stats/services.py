@@ -42,10 +42,10 @@ def deltas_of(received: Iterable[ReceivedEvent]) -> dict[int, Delta]:
             delta.held -= seats
             delta.sold += seats
             delta.revenue += Decimal(str(event.data["total"]))
-        elif event.type == booking_events.SEAT_RELEASED and event.data["reason"] == "refunded":
-            delta.sold -= 1  # expired and cancelled holds come as their reservation's event
         elif event.type == payment_events.PAYMENT_REFUNDED and event.data["sale_id"]:
-            delta.revenue -= Decimal(str(event.data["amount"]))  # a late refund sold nothing
+            # A refunded sale gives its seats and money back; a late refund sold nothing.
+            delta.sold -= seats
+            delta.revenue -= Decimal(str(event.data["amount"]))
     return dict(deltas)
 
 

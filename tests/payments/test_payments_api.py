@@ -346,6 +346,7 @@ def test_hold_expiring_while_charging_is_410_and_the_charge_is_refunded(
         "payment_id": str(payment.id),
         "reservation_id": str(reservation.id),
         "session_id": reservation.session_id,
+        "seat_ids": [],
         "sale_id": None,
         "amount": "75.00",
         "reason": "late",

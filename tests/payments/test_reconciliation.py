@@ -143,6 +143,7 @@ def test_a_success_that_crossed_the_cancel_is_refunded_as_late(hold):
         "payment_id": str(payment.id),
         "reservation_id": str(hold.id),
         "session_id": hold.session_id,
+        "seat_ids": [],
         "sale_id": None,
         "amount": str(Decimal(payment.amount)),
         "reason": "late",
