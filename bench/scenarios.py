@@ -121,6 +121,15 @@ def _close(clients: list[Client]) -> None:
         client.close()
 
 
+def _run_level(tokens, level: int, seconds: float, operation):
+    """`level` clients in a closed loop of `operation` for `seconds`; their connections closed."""
+    clients = _clients(tokens, level)
+    try:
+        return harness.run_closed_loop(clients, seconds, operation)
+    finally:
+        _close(clients)
+
+
 def _reserve(client: Client, recorder: Recorder, kind: str, session_id: int, seats: list[int]):
     started = time.perf_counter()
     status, body, seconds = client.call(
@@ -139,11 +148,7 @@ def uncontended(level: int, tokens, pool: SeatPool, seconds: float) -> LevelStat
         _reserve(client, recorder, "reserve", item[0], [item[1]])
         return True
 
-    clients = _clients(tokens, level)
-    try:
-        run = harness.run_closed_loop(clients, seconds, operation)
-    finally:
-        _close(clients)
+    run = _run_level(tokens, level, seconds, operation)
     return summarize("a", run, "reserve", {201})
 
 
@@ -162,11 +167,7 @@ def rush(level: int, tokens, fixtures: harness.Fixtures, seconds: float) -> Leve
             won.append((json.loads(body)["id"], wanted))
         return True
 
-    clients = _clients(tokens, level)
-    try:
-        run = harness.run_closed_loop(clients, seconds, operation)
-    finally:
-        _close(clients)
+    run = _run_level(tokens, level, seconds, operation)
     check = double_sells([session.id], answered_ids=[rid for rid, _ in won])
     rounds_run = math.ceil(run.wall / RUSH_ROUND_SECONDS)
     return summarize(
@@ -196,11 +197,7 @@ def _reads(scenario: str, level: int, tokens, path: str, seconds: float) -> Leve
         recorder.add("read", started, elapsed, status)
         return True
 
-    clients = _clients(tokens, level)
-    try:
-        run = harness.run_closed_loop(clients, seconds, operation)
-    finally:
-        _close(clients)
+    run = _run_level(tokens, level, seconds, operation)
     return summarize(scenario, run, "read", {200})
 
 
@@ -225,11 +222,7 @@ def reserve_and_pay(level: int, tokens, pool: SeatPool, seconds: float) -> Level
         recorder.add("flow", started, reserve_seconds + pay_seconds, status)
         return True
 
-    clients = _clients(tokens, level)
-    try:
-        run = harness.run_closed_loop(clients, seconds, operation)
-    finally:
-        _close(clients)
+    run = _run_level(tokens, level, seconds, operation)
     return summarize("d", run, "flow", {201}, steps=_steps(run, ("reserve", "pay")))
 
 
@@ -284,11 +277,7 @@ def pay_later(level: int, tokens, pool: SeatPool, seconds: float) -> LevelStats:
         recorder.add("flow", started, elapsed, status)
         return True
 
-    clients = _clients(tokens, level)
-    try:
-        run = harness.run_closed_loop(clients, seconds, operation)
-    finally:
-        _close(clients)
+    run = _run_level(tokens, level, seconds, operation)
     monitor = harness.cpu_monitor
     before = monitor.snapshot() if monitor else None
     settlement = probes.settlement(settled, SETTLE_TIMEOUT_SECONDS)

@@ -20,28 +20,14 @@ def test_a_seat_row_locked_too_long_answers_409_seats_busy(settings):
     settings.LOCK_TIMEOUT_SECONDS = 0.5
     session = make_session()
     seat = session.seats.order_by("id").first()
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_row() -> None:
-        # Another transaction (an admin, a stuck request) sits on the seat row.
-        try:
-            with transaction.atomic():
-                SessionSeat.objects.select_for_update().get(pk=seat.pk)
-                locked.set()
-                release.wait(10)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=hold_the_row)
-    holder.start()
-    try:
-        assert locked.wait(5)
-        client = APIClient()
-        client.force_authenticate(UserFactory())
-        response = client.post("/api/v1/reservations", {"session": session.id, "seats": [seat.id]})
-    finally:
-        release.set()
-        holder.join(10)
+    client = APIClient()
+    client.force_authenticate(UserFactory())
+    # Another transaction (an admin, a stuck request) sits on the seat row.
+    response = _held_by_another_transaction(
+        SessionSeat,
+        seat.pk,
+        lambda: client.post("/api/v1/reservations", {"session": session.id, "seats": [seat.id]}),
+    )
 
     assert response.status_code == 409, response.content
     assert response.json()["code"] == "seats_busy"
