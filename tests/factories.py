@@ -10,12 +10,14 @@ import factory
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.bookings.models import Reservation
 from apps.catalog.models import Movie
 from apps.rooms import services as room_services
 from apps.rooms.layout import grid
 from apps.rooms.models import Cinema, Room
 from apps.sessions import services as session_services
 from apps.sessions.models import Session
+from tests.helpers import seat_ids as first_seat_ids
 
 PASSWORD = "s3cret-Passw0rd"
 
@@ -97,3 +99,27 @@ def make_sale(*, user, session: Session, seat_ids: list[int] | None = None, seat
     )
     assert payment.status == "succeeded", (payment.status, payment.failure_reason)
     return payment.sale
+
+
+def hold(
+    user,
+    session: Session,
+    count: int = 2,
+    *,
+    offset: int = 0,
+    seat_ids: list[int] | None = None,
+) -> Reservation:
+    """A pending reservation made through the booking service: of `seat_ids`, or else of `count`
+    seats in id order from the `offset`-th on (25.00 each by default: two seats make 50.00)."""
+    from apps.bookings import services as booking_services
+
+    if seat_ids is None:
+        seat_ids = first_seat_ids(session, count, offset=offset)
+    return booking_services.reservation_create(user=user, session_id=session.id, seat_ids=seat_ids)
+
+
+def make_overdue(reservation: Reservation) -> None:
+    """Put the hold's deadline in the past without any sweeper touching the row."""
+    Reservation.objects.filter(pk=reservation.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )

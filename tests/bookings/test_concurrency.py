@@ -11,6 +11,7 @@ from apps.bookings import services
 from apps.bookings.models import Reservation, ReservationSeat
 from tests.concurrency import run_together
 from tests.factories import UserFactory, make_session
+from tests.helpers import seat_ids
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,10 +33,6 @@ def _reserve(user, session_id: int, seat_ids: list[int], key: str | None = None)
     return call
 
 
-def _seat_ids(session, count: int) -> list[int]:
-    return list(session.seats.order_by("id").values_list("id", flat=True)[:count])
-
-
 def _active_holds_per_seat(session) -> dict[int, int]:
     counts: dict[int, int] = {}
     for seat_id in ReservationSeat.objects.filter(
@@ -47,7 +44,7 @@ def _active_holds_per_seat(session) -> dict[int, int]:
 
 def test_ten_clients_on_the_same_two_seats_one_wins(redis_mode):
     session = make_session()
-    seats = _seat_ids(session, 2)
+    seats = seat_ids(session, 2)
     users = UserFactory.create_batch(10)
 
     responses = run_together([_reserve(user, session.id, seats) for user in users])
@@ -68,7 +65,7 @@ def test_ten_clients_on_the_same_two_seats_one_wins(redis_mode):
 def test_crossed_seat_orders_never_deadlock(redis_mode):
     """A asks [s1, s3] and B [s3, s1] at the same instant, 200 times: one winner per round."""
     session = make_session()
-    s1, _s2, s3 = _seat_ids(session, 3)
+    s1, _s2, s3 = seat_ids(session, 3)
     alice, bob = UserFactory(), UserFactory()
 
     for round_number in range(200):
@@ -93,7 +90,7 @@ def _ids_of(user) -> set[str]:
 
 def test_one_idempotency_key_sent_by_eight_threads_makes_one_reservation(redis_mode):
     session = make_session()
-    seats = _seat_ids(session, 2)
+    seats = seat_ids(session, 2)
     user = UserFactory()
     key = str(uuid.uuid4())
 
@@ -114,7 +111,7 @@ def test_one_idempotency_key_sent_by_eight_threads_makes_one_reservation(redis_m
 def test_disjoint_requests_all_win_at_once(redis_mode):
     """Contention on one seat never blocks reservations of other seats."""
     session = make_session()
-    seats = _seat_ids(session, 10)
+    seats = seat_ids(session, 10)
     users = UserFactory.create_batch(10)
 
     responses = run_together(

@@ -20,19 +20,11 @@ from apps.sessions.models import Session
 from tests.assertions import PROBLEM, assert_problem, field_errors
 from tests.conftest import client_for
 from tests.factories import UserFactory
+from tests.helpers import reserve, seat_ids
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/reservations"
-
-
-def seat_ids(session: Session, count: int) -> list[int]:
-    return list(session.seats.order_by("id").values_list("id", flat=True)[:count])
-
-
-def reserve(client, session_id: int, seats: list[int], key: str | None = None):
-    headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
-    return client.post(URL, {"session": session_id, "seats": seats}, format="json", **headers)
 
 
 def snapshot(session: Session) -> dict[str, Any]:

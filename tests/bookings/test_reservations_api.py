@@ -10,7 +10,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.bookings import seat_map as seat_map_reads
 from apps.bookings import services
 from apps.bookings.models import Reservation, ReservationSeat
 from apps.sessions import services as session_services
@@ -18,23 +17,11 @@ from apps.sessions.models import Session
 from tests.assertions import assert_problem, field_errors
 from tests.conftest import client_for
 from tests.factories import UserFactory, make_room, make_session
+from tests.helpers import reserve, seat_ids, seat_map
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/reservations"
-
-
-def seat_ids(session: Session, count: int) -> list[int]:
-    return list(session.seats.order_by("id").values_list("id", flat=True)[:count])
-
-
-def reserve(client, session_id: int, seats: list[Any], **extra):
-    return client.post(URL, {"session": session_id, "seats": seats}, format="json", **extra)
-
-
-def statuses(session: Session) -> dict[int, str]:
-    """The live seat map of the session, {session seat id: status}."""
-    return {entry.id: entry.status for entry in seat_map_reads.seat_map(session)}
 
 
 def snapshot(session: Session) -> dict[str, Any]:
@@ -44,7 +31,7 @@ def snapshot(session: Session) -> dict[str, Any]:
         "reserved_seats": sorted(
             ReservationSeat.objects.values_list("reservation_id", "session_seat_id", "is_active")
         ),
-        "seat_map": statuses(session),
+        "seat_map": seat_map(session),
     }
 
 
@@ -189,7 +176,7 @@ def test_create_seats_of_another_session_is_400(user_api, session):
     assert field_errors(body) == {"seats": "invalid_seats"}
     assert str(foreign[0]) in body["detail"]
     assert snapshot(session) == before
-    assert statuses(other) == dict.fromkeys(statuses(other), "available")
+    assert seat_map(other) == dict.fromkeys(seat_map(other), "available")
 
 
 def test_create_for_started_session_is_400(user_api, session):
@@ -222,7 +209,7 @@ def test_create_with_one_seat_taken_is_409_and_takes_nothing(user_api, other_api
     body = assert_problem(response, 409, "seats_unavailable")
     assert body["unavailable_seats"] == [taken]
     assert snapshot(session) == before
-    assert statuses(session)[free] == "available"
+    assert seat_map(session)[free] == "available"
     # The other seat is really free, not just shown so: the loser can take it alone.
     assert reserve(other_api, session.id, [free]).status_code == 201
 
@@ -286,7 +273,7 @@ def test_owner_cancels_pending_reservation(
 ):
     seats = seat_ids(session, 2)
     created = reserve(user_api, session.id, seats).json()
-    assert {statuses(session)[seat_id] for seat_id in seats} == {"held"}
+    assert {seat_map(session)[seat_id] for seat_id in seats} == {"held"}
 
     with django_capture_on_commit_callbacks(execute=True):  # releases the seat keys
         response = user_api.delete(f"{URL}/{created['id']}")
@@ -297,7 +284,7 @@ def test_owner_cancels_pending_reservation(
     assert reservation.status == Reservation.Status.CANCELLED
     assert reservation.closed_at is not None
     assert not ReservationSeat.objects.filter(is_active=True).exists()
-    assert set(statuses(session).values()) == {"available"}
+    assert set(seat_map(session).values()) == {"available"}
     assert user_api.get(f"{URL}/{created['id']}").json()["status"] == "cancelled"
     # Free at once, for everybody.
     assert reserve(other_api, session.id, seats).status_code == 201
@@ -341,13 +328,13 @@ def test_hold_past_its_deadline_is_free_at_once(user_api, other_api, session, se
     settings.RESERVATION_TTL_SECONDS = 1  # the Redis keys get the same 1 s TTL
     seats = seat_ids(session, 2)
     created = reserve(user_api, session.id, seats).json()
-    assert {statuses(session)[seat_id] for seat_id in seats} == {"held"}
+    assert {seat_map(session)[seat_id] for seat_id in seats} == {"held"}
 
     time.sleep(1.1)
 
     # No worker ran: the row is still pending, yet every read treats the hold as gone.
     assert Reservation.objects.get().status == Reservation.Status.PENDING
-    assert set(statuses(session).values()) == {"available"}
+    assert set(seat_map(session).values()) == {"available"}
     assert user_api.get(f"{URL}/{created['id']}").json()["status"] == "expired"
 
     settings.RESERVATION_TTL_SECONDS = 30
@@ -358,7 +345,7 @@ def test_hold_past_its_deadline_is_free_at_once(user_api, other_api, session, se
     assert old.status == Reservation.Status.EXPIRED
     assert old.closed_at is not None
     assert not ReservationSeat.objects.filter(reservation=old, is_active=True).exists()
-    new_map = statuses(session)
+    new_map = seat_map(session)
     assert new_map[seats[0]] == "held"
     assert new_map[seats[1]] == "available"
 
@@ -375,7 +362,7 @@ def test_cancel_of_an_overdue_hold_is_409_and_expires_it(user_api, session):
     reservation = Reservation.objects.get(pk=created["id"])
     assert reservation.status == Reservation.Status.EXPIRED
     assert not ReservationSeat.objects.filter(is_active=True).exists()
-    assert set(statuses(session).values()) == {"available"}
+    assert set(seat_map(session).values()) == {"available"}
 
 
 # --- seat map cost -----------------------------------------------------------------------------

@@ -12,19 +12,16 @@ import pytest
 
 from apps.sessions.models import Session
 from tests.factories import make_session
+from tests.helpers import seat_ids
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/reservations"
 
 
-def _seats(session, count: int) -> list[int]:
-    return list(session.seats.order_by("id").values_list("id", flat=True)[:count])
-
-
 def test_a_session_cancelled_a_moment_ago_takes_no_more_holds(user_api, staff_api):
     session = make_session()
-    first, second = _seats(session, 2)
+    first, second = seat_ids(session, 2)
     assert user_api.post(URL, {"session": session.id, "seats": [first]}).status_code == 201
 
     assert staff_api.post(f"/api/v1/sessions/{session.id}/cancel").status_code == 202
@@ -36,7 +33,7 @@ def test_a_session_cancelled_a_moment_ago_takes_no_more_holds(user_api, staff_ap
 
 def test_a_hold_is_priced_at_the_price_of_the_moment(user_api):
     session = make_session()
-    first, second = _seats(session, 2)
+    first, second = seat_ids(session, 2)
     assert user_api.post(URL, {"session": session.id, "seats": [first]}).json()["total"] == str(
         session.price
     )

@@ -14,6 +14,7 @@ from apps.sessions.models import Session
 from tests.assertions import assert_problem
 from tests.conftest import client_for
 from tests.factories import UserFactory
+from tests.helpers import reserve, seat_ids
 
 pytestmark = pytest.mark.django_db
 
@@ -30,14 +31,6 @@ def rates(settings):
         settings.REST_FRAMEWORK = rest
 
     return set_rates
-
-
-def seat_ids(session: Session, count: int) -> list[int]:
-    return list(session.seats.order_by("id").values_list("id", flat=True)[:count])
-
-
-def reserve(client, session_id: int, seats: list[int], **extra):
-    return client.post(URL, {"session": session_id, "seats": seats}, format="json", **extra)
 
 
 def snapshot(session: Session) -> dict[str, Any]:

@@ -35,19 +35,16 @@ from tests.events.helpers import (
     wait_until,
 )
 from tests.factories import MovieFactory, UserFactory, make_room, make_session
+from tests.helpers import seat_ids
 
 STATS = SessionStatsConsumer()
-
-
-def seat_ids(session: Session, count: int, *, skip: int = 0) -> list[int]:
-    return list(session.seats.order_by("id").values_list("id", flat=True)[skip : skip + count])
 
 
 def reserve(session: Session, count: int, *, skip: int = 0):
     return booking_services.reservation_create(
         user=UserFactory(),
         session_id=session.id,
-        seat_ids=seat_ids(session, count, skip=skip),
+        seat_ids=seat_ids(session, count, offset=skip),
     )
 
 
@@ -249,7 +246,7 @@ def test_the_ticket_email_goes_out_once_in_the_buyers_language(
     client = client_for(buyer)
     response = client.post(
         "/api/v1/reservations",
-        {"session": session.id, "seats": seat_ids(session, 3, skip=5)},
+        {"session": session.id, "seats": seat_ids(session, 3, offset=5)},
         format="json",
         HTTP_ACCEPT_LANGUAGE=accept_language,
     )

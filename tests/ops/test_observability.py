@@ -22,15 +22,12 @@ from apps.ops.log_config import logging_config
 from tests.conftest import client_for
 from tests.events.helpers import events_listener, peek
 from tests.factories import UserFactory
+from tests.helpers import seat_ids
 from tests.metrics import growth, scrape
 
 pytestmark = pytest.mark.django_db
 
 RESERVATIONS = "/api/v1/reservations"
-
-
-def _seats(session, count: int) -> list[int]:
-    return list(session.seats.order_by("id").values_list("id", flat=True)[:count])
 
 
 def _logged(caplog, event: str) -> list[dict]:
@@ -58,7 +55,7 @@ def test_the_request_id_rides_on_the_events_the_request_caused(settings, user_ap
     with events_listener(settings.EVENTS_BROKER_URL) as drain:
         response = user_api.post(
             RESERVATIONS,
-            {"session": session.id, "seats": _seats(session, 2)},
+            {"session": session.id, "seats": seat_ids(session, 2)},
             HTTP_X_REQUEST_ID="trace-42",
         )
         assert response.status_code == 201, response.content
@@ -72,7 +69,7 @@ def test_the_request_id_rides_on_the_events_the_request_caused(settings, user_ap
 
 def test_reservation_decisions_are_logged_with_their_ids(caplog, session):
     caplog.set_level(logging.INFO)
-    seats = _seats(session, 2)
+    seats = seat_ids(session, 2)
     winner, loser = client_for(UserFactory()), client_for(UserFactory())
 
     won = winner.post(RESERVATIONS, {"session": session.id, "seats": seats})
@@ -124,7 +121,7 @@ def test_production_log_lines_are_json_with_the_context():
 # Sales and revenue are counted once the payment commits: this test commits for real.
 @pytest.mark.django_db(transaction=True)
 def test_metrics_count_reservations_conflicts_and_sales(api, session):
-    seats = _seats(session, 2)
+    seats = seat_ids(session, 2)
     buyer, rival = client_for(UserFactory()), client_for(UserFactory())
     before = scrape(api)
 
@@ -171,7 +168,7 @@ def test_the_request_id_rides_on_the_celery_tasks_queued_under_it():
 
 @pytest.mark.django_db(transaction=True)
 def test_metrics_count_cancellations_expiries_and_the_outbox(api, session):
-    seats = _seats(session, 2)
+    seats = seat_ids(session, 2)
     buyer = client_for(UserFactory())
     before = scrape(api)
 
@@ -195,7 +192,7 @@ def test_metrics_count_cancellations_expiries_and_the_outbox(api, session):
 @pytest.mark.django_db(transaction=True)
 def test_the_life_of_holds_is_logged_with_their_ids(caplog, session):
     caplog.set_level(logging.INFO)
-    seats = _seats(session, 4)
+    seats = seat_ids(session, 4)
     buyer = client_for(UserFactory())
     paid = buyer.post(RESERVATIONS, {"session": session.id, "seats": seats[:1]}).json()
     cancelled = buyer.post(RESERVATIONS, {"session": session.id, "seats": seats[1:2]}).json()

@@ -1,4 +1,5 @@
-"""Shared helpers of the payment lifecycle, webhook and refund tests."""
+"""Shared helpers of the payment lifecycle, webhook and refund tests (the seat ids, seat map,
+outbox and hold helpers every area uses live in tests/helpers.py and tests/factories.py)."""
 
 from __future__ import annotations
 
@@ -9,27 +10,13 @@ from typing import Any
 
 from django.conf import settings
 
-from apps.bookings import seat_map as seat_map_reads
-from apps.bookings import services as booking_services
 from apps.bookings.models import Reservation
 from apps.events.models import OutboxEvent
 from apps.payments.models import FakeProviderPayment, Payment, Sale, Ticket, WebhookEvent
 from apps.payments.providers.fake import SIGNATURE_HEADER, sign
-from apps.sessions.models import Session
 
 WEBHOOK_URL = "/api/v1/payments/webhooks/fake"
 SIGNATURE_META = "HTTP_" + SIGNATURE_HEADER.upper().replace("-", "_")
-
-
-def seat_ids(session: Session, count: int, *, offset: int = 0) -> list[int]:
-    return list(session.seats.order_by("id").values_list("id", flat=True)[offset : offset + count])
-
-
-def hold(user, session: Session, count: int = 2, *, offset: int = 0) -> Reservation:
-    """A pending reservation of `count` seats (25.00 each: two seats make 50.00)."""
-    return booking_services.reservation_create(
-        user=user, session_id=session.id, seat_ids=seat_ids(session, count, offset=offset)
-    )
 
 
 def pay_url(reservation_id) -> str:
@@ -85,13 +72,6 @@ def receive(client, body: bytes) -> WebhookEvent:
     return WebhookEvent.objects.get(provider="fake", event_id=json.loads(body)["id"])
 
 
-def outbox(event_type: str) -> list[dict[str, Any]]:
-    """The data of every outbox event of this type, oldest first."""
-    return list(
-        OutboxEvent.objects.filter(type=event_type).order_by("seq").values_list("data", flat=True)
-    )
-
-
 def counts() -> dict[str, int]:
     """Row counts of everything a payment, webhook or refund writes."""
     return {
@@ -129,10 +109,6 @@ def state() -> dict[str, Any]:
         "outbox": OutboxEvent.objects.count(),
         "ledger": sorted(FakeProviderPayment.objects.values_list("reference", "status")),
     }
-
-
-def seat_map(session: Session) -> dict[int, str]:
-    return {entry.id: entry.status for entry in seat_map_reads.seat_map(session)}
 
 
 def capture_sandbox_webhooks(monkeypatch) -> list[bytes]:

@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from apps.payments import lifecycle
 from apps.payments.lifecycle import IllegalTransition, PaymentStatus, check_transition
 from apps.payments.models import ONE_PAYMENT_IN_FLIGHT, Payment
-from tests.payments.helpers import hold
+from tests.factories import hold
 
 pytestmark = pytest.mark.django_db
 

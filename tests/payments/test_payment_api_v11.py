@@ -18,12 +18,11 @@ from apps.payments.models import FakeProviderPayment, Payment
 from apps.payments.providers.base import Outcome, ProviderPayment
 from tests.assertions import assert_problem, field_errors
 from tests.conftest import client_for
-from tests.factories import UserFactory
+from tests.factories import UserFactory, hold
+from tests.helpers import outbox
 from tests.payments.helpers import (
     capture_sandbox_webhooks,
     counts,
-    hold,
-    outbox,
     pay,
     pay_url,
     state,

@@ -21,15 +21,11 @@ from apps.payments.errors import PaymentInProgress
 from apps.payments.models import FakeProviderPayment, Payment, Sale, Ticket
 from apps.payments.refunds import payment_refund_at_provider
 from tests.concurrency import run_together
-from tests.factories import UserFactory, make_session
+from tests.factories import UserFactory, hold, make_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROUNDS = 40
-
-
-def _hold(session, user, seats):
-    return booking_services.reservation_create(user=user, session_id=session.id, seat_ids=seats)
 
 
 def _sale_of(payment: Payment) -> Sale | None:
@@ -78,7 +74,7 @@ def test_payment_racing_expiry_at_the_deadline_ends_sold_or_expired_never_both()
 
     for round_number in range(ROUNDS):
         seats = seat_ids[(round_number % 10) * 2 : (round_number % 10) * 2 + 2]
-        reservation = _hold(session, buyer, seats)
+        reservation = hold(buyer, session, seat_ids=seats)
         # Put the deadline a few milliseconds either side of the moment the racers start.
         Reservation.objects.filter(pk=reservation.id).update(
             expires_at=timezone.now() + timedelta(milliseconds=rng.randint(20, 250))
@@ -92,7 +88,7 @@ def test_payment_racing_expiry_at_the_deadline_ends_sold_or_expired_never_both()
                 ),
                 lambda r=reservation: booking_services.reservation_expire(reservation_id=r.id),
                 booking_services.expire_overdue_reservations,
-                lambda s=seats: _hold(session, rival, s),
+                lambda s=seats: hold(rival, session, seat_ids=s),
             ]
         )
         payment, _expiry, _sweep, rival_hold = results
@@ -136,7 +132,7 @@ def test_two_payments_of_one_reservation_at_once_make_one_sale():
     session = make_session()
     buyer = UserFactory()
     seats = list(session.seats.order_by("id").values_list("id", flat=True)[:3])
-    reservation = _hold(session, buyer, seats)
+    reservation = hold(buyer, session, seat_ids=seats)
 
     results = run_together(
         [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +13,6 @@ import pytest
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
-from apps.bookings import seat_map as seat_map_reads
 from apps.bookings import services as booking_services
 from apps.bookings.models import Reservation, ReservationSeat
 from apps.events.models import OutboxEvent
@@ -28,7 +27,8 @@ from apps.payments.serializers import SaleSerializer
 from apps.sessions.models import Session
 from tests.assertions import assert_problem, field_errors
 from tests.conftest import client_for
-from tests.factories import UserFactory, make_room, make_session
+from tests.factories import UserFactory, hold, make_overdue, make_room, make_session
+from tests.helpers import seat_ids, seat_map
 
 pytestmark = pytest.mark.django_db
 
@@ -39,24 +39,10 @@ def url(reservation_id) -> str:
     return f"/api/v1/reservations/{reservation_id}/payment"
 
 
-def seat_ids(session: Session, count: int) -> list[int]:
-    return list(session.seats.order_by("id").values_list("id", flat=True)[:count])
-
-
-def hold(user, session: Session, count: int = 3) -> Reservation:
-    return booking_services.reservation_create(
-        user=user, session_id=session.id, seat_ids=seat_ids(session, count)
-    )
-
-
 def pay(client, reservation_id, body: dict[str, Any] | None = None, key: str | None = None):
     headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
     body = {"token": "tok_visa"} if body is None else body
     return client.post(url(reservation_id), body, format="json", **headers)
-
-
-def seat_map(session: Session) -> dict[int, str]:
-    return {entry.id: entry.status for entry in seat_map_reads.seat_map(session)}
 
 
 def snapshot(session: Session) -> dict[str, Any]:
@@ -73,13 +59,6 @@ def snapshot(session: Session) -> dict[str, Any]:
         ),
         "seat_map": seat_map(session),
     }
-
-
-def make_overdue(reservation: Reservation) -> None:
-    """Put the deadline in the past without any sweeper touching the row."""
-    Reservation.objects.filter(pk=reservation.pk).update(
-        expires_at=timezone.now() - timedelta(seconds=1)
-    )
 
 
 def spy_on_creates(monkeypatch, *, before=None, after=None) -> None:

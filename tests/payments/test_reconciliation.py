@@ -16,7 +16,7 @@ from apps.events.models import OutboxEvent
 from apps.payments import metrics, reconciliation, services
 from apps.payments.models import FakeProviderPayment, Payment, Sale
 from apps.payments.providers.fake import FakeProvider
-from tests.factories import UserFactory, make_session
+from tests.factories import UserFactory, make_overdue, make_session
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +93,7 @@ def test_a_recent_attempt_is_left_alone(hold):
 
 def test_a_pending_payment_whose_hold_ended_is_cancelled_at_the_provider(hold):
     payment = services.payment_start(reservation_id=hold.id, user=hold.user, token="tok_pix")
-    Reservation.objects.filter(pk=hold.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    make_overdue(hold)
 
     reconciliation.reconcile_payments()
 
@@ -120,7 +120,7 @@ def test_a_pending_payment_settled_while_its_webhook_was_lost_becomes_the_sale(h
 def test_a_success_that_crossed_the_cancel_is_refunded_as_late(hold):
     payment = services.payment_start(reservation_id=hold.id, user=hold.user, token="tok_pix")
     FakeProviderPayment.objects.filter(payment_id=payment.id).update(status="succeeded")
-    Reservation.objects.filter(pk=hold.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    make_overdue(hold)
 
     reconciliation.reconcile_payments()
 

@@ -23,13 +23,11 @@ from apps.payments.refunds import RefundNotDone, payment_refund_at_provider
 from apps.sessions.models import Session
 from tests.assertions import assert_problem
 from tests.conftest import client_for
-from tests.factories import UserFactory, make_sale, make_session
+from tests.factories import UserFactory, hold, make_sale, make_session
+from tests.helpers import outbox, seat_map
 from tests.payments.helpers import (
     capture_sandbox_webhooks,
-    hold,
-    outbox,
     pay,
-    seat_map,
     state,
 )
 

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from apps.bookings import seat_map as seat_map_reads
 from apps.bookings import services as booking_services
 from apps.bookings.models import Reservation, ReservationSeat
 from apps.events.models import OutboxEvent
@@ -22,6 +21,7 @@ from apps.payments.reconciliation import reconcile_payment, reconcile_payments
 from apps.payments.webhooks import webhook_event_process
 from apps.sessions.models import Session
 from tests.assertions import assert_problem
+from tests.helpers import outbox, seat_map
 from tests.payments.stripe_stub import (
     WEBHOOK_SECRET,
     make_event,
@@ -64,10 +64,6 @@ def post_webhook(client, payload: dict[str, Any], secret: str = WEBHOOK_SECRET, 
     )
 
 
-def seat_map(session: Session) -> dict[int, str]:
-    return {entry.id: entry.status for entry in seat_map_reads.seat_map(session)}
-
-
 def sold(before: dict[int, str], reservation: Reservation) -> dict[int, str]:
     """The seat map `before`, with the reservation's seats sold and nothing else changed."""
     seats = ReservationSeat.objects.filter(reservation=reservation)
@@ -101,10 +97,6 @@ def everything(session: Session) -> dict[str, Any]:
         "webhooks": list(WebhookEvent.objects.values_list("id")),
         "outbox": list(OutboxEvent.objects.values_list("seq")),
     }
-
-
-def outbox(event_type: str) -> list[dict[str, Any]]:
-    return list(OutboxEvent.objects.filter(type=event_type).values_list("data", flat=True))
 
 
 # --- a card approved at once -----------------------------------------------------------------

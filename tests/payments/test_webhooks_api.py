@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
 from apps.bookings.models import Reservation
 from apps.payments import services, webhooks
@@ -19,18 +17,16 @@ from apps.payments.providers.base import Outcome, ProviderPayment
 from apps.payments.providers.fake import FakeProvider
 from apps.payments.refunds import payment_refund_at_provider
 from tests.assertions import assert_problem
+from tests.factories import hold, make_overdue
+from tests.helpers import outbox, seat_ids, seat_map
 from tests.payments.helpers import (
     WEBHOOK_URL,
     capture_sandbox_webhooks,
     counts,
     event_body,
-    hold,
-    outbox,
     pay,
     post_webhook,
     receive,
-    seat_ids,
-    seat_map,
     signature,
     state,
 )
@@ -319,9 +315,7 @@ def test_a_refund_before_the_success_leaves_it_refunded_without_a_sale(api, pend
     # Nothing was sold: the seats are only the buyer's unpaid hold, free once its deadline passes.
     assert "sold" not in seat_map(reservation.session).values()
     assert Reservation.objects.get(pk=reservation.pk).status == Reservation.Status.PENDING
-    Reservation.objects.filter(pk=reservation.pk).update(
-        expires_at=timezone.now() - timedelta(seconds=1)
-    )
+    make_overdue(reservation)
     assert set(seat_map(reservation.session).values()) == {"available"}
 
 
@@ -386,9 +380,7 @@ def test_a_success_after_the_deadline_is_refunded_as_late(
     assert FakeProvider().settle(payment_id=pending.id, succeeded=True)
     [announced] = sandbox
     # ... but the hold's deadline passed before the webhook arrived.
-    Reservation.objects.filter(pk=reservation.pk).update(
-        expires_at=timezone.now() - timedelta(seconds=1)
-    )
+    make_overdue(reservation)
 
     assert process(receive(api, announced)) == "applied"
 
@@ -547,9 +539,7 @@ def test_a_late_success_without_a_reference_can_still_be_refunded(api, user, res
         token="tok_visa",
         idempotency_key="key-lost-answer",
     )
-    Reservation.objects.filter(pk=reservation.pk).update(
-        expires_at=timezone.now() - timedelta(seconds=1)
-    )
+    make_overdue(reservation)
     assert deliver(api, payment.id) == "applied"
     payment.refresh_from_db()
     assert (payment.status, payment.refund_reason) == (PaymentStatus.SUCCEEDED, "late")

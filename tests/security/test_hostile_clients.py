@@ -11,26 +11,18 @@ from django.conf import settings as django_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from apps.bookings import services as booking_services
 from apps.bookings.models import Reservation
 from apps.payments.models import Sale
 from apps.rooms.models import Cinema
 from tests.assertions import PROBLEM, assert_problem, db_state
 from tests.concurrency import run_together
 from tests.conftest import client_for, login
-from tests.factories import CinemaFactory, MovieFactory, UserFactory, make_room, make_sale
+from tests.factories import CinemaFactory, MovieFactory, UserFactory, hold, make_room, make_sale
+from tests.helpers import seat_ids
 
 pytestmark = pytest.mark.django_db
 
 RESERVATIONS = "/api/v1/reservations"
-
-
-def seat_ids(session, count: int, offset: int = 0) -> list[int]:
-    return list(session.seats.order_by("id").values_list("id", flat=True)[offset : offset + count])
-
-
-def hold(user, session, seats: list[int]) -> Reservation:
-    return booking_services.reservation_create(user=user, session_id=session.id, seat_ids=seats)
 
 
 @pytest.fixture
@@ -71,7 +63,7 @@ def victim(db):
 
 @pytest.fixture
 def victims_hold(victim, session) -> Reservation:
-    return hold(victim, session, seat_ids(session, 2))
+    return hold(victim, session, 2)
 
 
 def test_another_users_reservation_is_404_to_read(user_api, victims_hold):
