@@ -101,13 +101,6 @@ def _release_on_commit(reservation: Reservation, seat_ids: list[int]) -> None:
     transaction.on_commit(release)
 
 
-_FREES_SEATS = (
-    Reservation.Status.CANCELLED,
-    Reservation.Status.EXPIRED,
-    Reservation.Status.REFUNDED,
-)
-
-
 def _close(reservation: Reservation, status: str, now: datetime) -> list[int]:
     """End a locked reservation: set its final status and free (or keep) its seats."""
     seat_ids = list(
@@ -116,7 +109,7 @@ def _close(reservation: Reservation, status: str, now: datetime) -> list[int]:
     reservation.status = status
     reservation.closed_at = now
     reservation.save(update_fields=["status", "closed_at"])
-    if status in _FREES_SEATS:
+    if status in _RELEASING:
         ReservationSeat.objects.filter(reservation=reservation, is_active=True).update(
             is_active=False
         )
@@ -132,7 +125,8 @@ def _close(reservation: Reservation, status: str, now: datetime) -> list[int]:
     return seat_ids
 
 
-_CLOSING_EVENTS = {
+# The closings that free the seats, each with the event that announces it.
+_RELEASING = {
     Reservation.Status.CANCELLED: booking_events.RESERVATION_CANCELLED,
     Reservation.Status.EXPIRED: booking_events.RESERVATION_EXPIRED,
     # A refund is announced by the payments app (payment.refunded); here only its seats.
@@ -141,7 +135,7 @@ _CLOSING_EVENTS = {
 
 
 def _announce_release(reservation: Reservation, status: str, seat_ids: list[int]) -> None:
-    event_type = _CLOSING_EVENTS[status]
+    event_type = _RELEASING[status]
     ids = {"reservation_id": reservation.id, "session_id": reservation.session_id}
     closing = [outbox.Event(event_type, {**ids, "seat_ids": seat_ids})] if event_type else []
     outbox.emit(
@@ -194,32 +188,28 @@ RETURNING id, session_seat_id
 """
 
 
-_HOLD_COLUMNS = ["id", "user_id", "session_id", "status", "expires_at", "total", "created_at"]
-
-
 def _insert_hold(
     *, reservation_id: uuid.UUID, user, session: Session, seats: list[SessionSeat], now: datetime
 ) -> tuple[Reservation, list[ReservationSeat]]:
     """Write a new reservation and its seats; returns them as the ORM builds rows it read
     (`from_db`), with the session, user and seats they point at attached."""
-    expires_at = now + timedelta(seconds=settings.RESERVATION_TTL_SECONDS)
-    total = session.price * len(seats)
-    values = [
-        reservation_id,
-        user.id,
-        session.id,
-        Reservation.Status.PENDING,
-        expires_at,
-        total,
-        now,
-    ]
+    # In the order of _INSERT_HOLD_SQL's columns.
+    row = {
+        "id": reservation_id,
+        "user_id": user.id,
+        "session_id": session.id,
+        "status": Reservation.Status.PENDING,
+        "expires_at": now + timedelta(seconds=settings.RESERVATION_TTL_SECONDS),
+        "total": session.price * len(seats),
+        "created_at": now,
+    }
     sql = _INSERT_HOLD_SQL.format(
         reservation=Reservation._meta.db_table, reservation_seat=ReservationSeat._meta.db_table
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, session.price, [seat.id for seat in seats]])
+        cursor.execute(sql, [*row.values(), session.price, [seat.id for seat in seats]])
         ids = {session_seat_id: pk for pk, session_seat_id in cursor.fetchall()}
-    reservation = from_row(Reservation, **dict(zip(_HOLD_COLUMNS, values, strict=True)))
+    reservation = from_row(Reservation, **row)
     reservation.user = user
     reservation.session = session
     held = []
