@@ -76,20 +76,20 @@ def _set_status(payment: Payment, status: str) -> None:
     )
 
 
-def _provider_key(reservation: Reservation, idempotency_key: str | None) -> str:
-    # The provider deduplicates by key across the whole merchant account, but a client's
-    # Idempotency-Key is only unique per user: scope it to the reservation (stable across retries).
+def _open_attempt(
+    reservation: Reservation, user, provider: str, idempotency_key: str | None
+) -> Payment:
+    """The attempt's row, committed before the provider hears of it; a retry with the same
+    Idempotency-Key finds the row it wrote the first time."""
     if idempotency_key:
-        return str(uuid.uuid5(reservation.id, idempotency_key))
-    return str(uuid.uuid4())
-
-
-def _open_attempt(reservation: Reservation, user, provider: str, key: str) -> Payment:
-    """The attempt's row, committed before the provider hears of it; a retry with the same key
-    finds the row it wrote the first time."""
-    existing = Payment.objects.filter(provider=provider, idempotency_key=key).first()
-    if existing is not None:
-        return existing
+        # The provider deduplicates by key across the whole merchant account, but a client's
+        # Idempotency-Key is only unique per user: scope it to the reservation.
+        key = str(uuid.uuid5(reservation.id, idempotency_key))
+        existing = Payment.objects.filter(provider=provider, idempotency_key=key).first()
+        if existing is not None:
+            return existing
+    else:
+        key = str(uuid.uuid4())  # a fresh attempt: no earlier row can have it
     payment = Payment(
         reservation=reservation,
         user=user,
@@ -119,9 +119,7 @@ def payment_start(
         raise booking_errors.SessionNotOpen()
     provider = get_provider()
     try:
-        payment = _open_attempt(
-            reservation, user, provider.name, _provider_key(reservation, idempotency_key)
-        )
+        payment = _open_attempt(reservation, user, provider.name, idempotency_key)
     except IntegrityError:  # the same key at the same instant: the other request has it
         raise PaymentInProgress(None) from None
     if payment.status != PaymentStatus.PROCESSING:
