@@ -7,8 +7,11 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from apps.sessions.models import Session, SessionSeat
+from apps.sessions.pricing import TicketType
 
 ONE_ACTIVE_HOLD_PER_SEAT = "bookings_one_active_hold_per_seat"
+# Raised by a trigger (migration 0004): a blocked seat is never held, whatever the code does.
+SEAT_NOT_BLOCKED = "bookings_seat_not_blocked"
 
 
 class Reservation(models.Model):
@@ -73,6 +76,11 @@ class ReservationSeat(models.Model):
 
     reservation = models.ForeignKey(Reservation, on_delete=models.CASCADE, related_name="seats")
     session_seat = models.ForeignKey(SessionSeat, on_delete=models.PROTECT, related_name="+")
+    # The type and its price are fixed when the seat is held: a price change later does not
+    # change what this buyer pays.
+    ticket_type = models.CharField(
+        _("ticket type"), max_length=4, choices=TicketType.choices, default=TicketType.FULL
+    )
     price = models.DecimalField(max_digits=8, decimal_places=2)
     is_active = models.BooleanField(default=True)
 
@@ -87,6 +95,18 @@ class ReservationSeat(models.Model):
             models.UniqueConstraint(
                 fields=["reservation", "session_seat"], name="bookings_seat_once_per_reservation"
             ),
+            models.CheckConstraint(
+                condition=Q(ticket_type__in=TicketType.values),
+                name="bookings_reservationseat_ticket_type_valid",
+            ),
+        ]
+        indexes = [
+            # The half-price count of a session: its active half-price seats.
+            models.Index(
+                fields=["session_seat"],
+                condition=Q(is_active=True, ticket_type="half"),
+                name="bookings_active_half_price",
+            )
         ]
 
     def __str__(self) -> str:

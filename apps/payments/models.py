@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.bookings.models import Reservation
 from apps.sessions.models import Session, SessionSeat
+from apps.sessions.pricing import TicketType
 
 from .lifecycle import PaymentStatus
 
@@ -190,6 +191,7 @@ class Sale(models.Model):
         verbose_name = _("sale")
         verbose_name_plural = _("sales")
         ordering = ["-paid_at"]
+        permissions = [("refund_sale", _("Can refund any buyer's sale"))]
         indexes = [models.Index(fields=["user", "-paid_at"], name="payments_sale_user_recent")]
         constraints = [
             models.CheckConstraint(
@@ -211,22 +213,44 @@ class Ticket(models.Model):
     sale = models.ForeignKey(Sale, on_delete=models.PROTECT, related_name="tickets")
     session_seat = models.ForeignKey(SessionSeat, on_delete=models.PROTECT, related_name="tickets")
     code = models.CharField(max_length=32, unique=True, default=ticket_code, editable=False)
+    ticket_type = models.CharField(
+        _("ticket type"), max_length=4, choices=TicketType.choices, default=TicketType.FULL
+    )
     price = models.DecimalField(max_digits=8, decimal_places=2)
     # A refunded sale's tickets are void: they stay on record but let nobody in, and the seat
     # can be sold again.
     voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    # Set once, at the door, by one conditional UPDATE: a second scan finds it set.
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    checked_in_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("checked in by"),
+    )
 
     class Meta:
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
         ordering = ["session_seat_id"]
+        permissions = [("check_in_ticket", _("Can check in tickets at the door"))]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(ticket_type__in=TicketType.values),
+                name="payments_ticket_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(checked_in_by__isnull=True) | Q(checked_in_at__isnull=False),
+                name="payments_ticket_checked_in_by_needs_time",
+            ),
             # Invariant 2: at most one valid ticket per session seat, in PostgreSQL.
             models.UniqueConstraint(
                 fields=["session_seat"],
                 condition=Q(voided_at__isnull=True),
                 name=ONE_VALID_TICKET_PER_SEAT,
-            )
+            ),
         ]
 
     def __str__(self) -> str:

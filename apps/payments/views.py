@@ -1,6 +1,5 @@
 import uuid
 
-import segno
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -19,7 +18,7 @@ from apps.bookings import services as booking_services
 from apps.bookings.throttling import RESERVATION_THROTTLES
 from apps.core.errors import NotFound
 
-from . import refunds, selectors, services, webhooks
+from . import qr, refunds, selectors, services, webhooks
 from .errors import PaymentDeclined, SandboxNotPending
 from .lifecycle import PaymentStatus
 from .models import Payment, Sale
@@ -184,8 +183,7 @@ class SandboxPixQrView(APIView):
         if not payment.provider_reference:
             raise NotFound()
         code = pix_copy_paste(reference=payment.provider_reference, amount=payment.amount)
-        svg = segno.make(code, error="m").svg_inline(scale=4)
-        return HttpResponse(svg, content_type="image/svg+xml")
+        return HttpResponse(qr.svg(code), content_type="image/svg+xml")
 
 
 class WebhookView(APIView):

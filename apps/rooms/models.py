@@ -42,13 +42,26 @@ class Room(models.Model):
         return f"{self.cinema.name} · {self.name}"
 
 
+class SeatCategory(models.TextChoices):
+    STANDARD = "standard", _("standard")
+    WHEELCHAIR = "wheelchair", _("wheelchair space")
+    COMPANION = "companion", _("companion seat")
+    # Out of sale (broken, kept for the crew...): never reservable.
+    BLOCKED = "blocked", _("blocked")
+
+
 class Seat(models.Model):
     """A physical seat of a room's layout, e.g. row "C", number 7, label "C7"."""
+
+    Category = SeatCategory
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="seats")
     row = models.CharField(_("row"), max_length=3)
     number = models.PositiveSmallIntegerField(_("number"))
     label = models.CharField(_("label"), max_length=8)
+    category = models.CharField(
+        _("category"), max_length=10, choices=SeatCategory.choices, default=SeatCategory.STANDARD
+    )
 
     class Meta:
         verbose_name = _("seat")
@@ -65,6 +78,10 @@ class Seat(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(number__gt=0), name="rooms_seat_number_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(category__in=SeatCategory.values),
+                name="rooms_seat_category_valid",
             ),
         ]
 

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import RangeOperators
 from django.db import models
@@ -5,7 +7,9 @@ from django.db.models import Func, Q
 from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import Movie
-from apps.rooms.models import Room, Seat
+from apps.rooms.models import Room, Seat, SeatCategory
+
+from . import pricing
 
 
 class TsTzRange(Func):
@@ -34,6 +38,7 @@ class Session(models.Model):
         verbose_name = _("session")
         verbose_name_plural = _("sessions")
         ordering = ["starts_at", "id"]
+        permissions = [("cancel_session", _("Can cancel a session and refund its sales"))]
         constraints = [
             models.CheckConstraint(
                 condition=Q(price__gt=0), name="screenings_session_price_positive"
@@ -61,12 +66,22 @@ class Session(models.Model):
     def __str__(self) -> str:
         return f"{self.movie} · {self.room} · {self.starts_at:%Y-%m-%d %H:%M}"
 
+    @property
+    def prices(self) -> dict[str, Decimal]:
+        """What each ticket type costs: `{"full": price, "half": half of it}`."""
+        return pricing.prices(self.price)
+
 
 class SessionSeat(models.Model):
     """A seat of one session: what gets held and sold. Copied from the room with the session."""
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="seats")
     seat = models.ForeignKey(Seat, on_delete=models.PROTECT, related_name="+")
+    # Copied from the room's seat when the session is made: a layout change later does not move
+    # the seats of sessions already on sale.
+    category = models.CharField(
+        _("category"), max_length=10, choices=SeatCategory.choices, default=SeatCategory.STANDARD
+    )
 
     class Meta:
         verbose_name = _("session seat")
@@ -75,6 +90,10 @@ class SessionSeat(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["session", "seat"], name="screenings_sessionseat_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(category__in=SeatCategory.values),
+                name="screenings_sessionseat_category_valid",
             ),
         ]
 

@@ -72,7 +72,8 @@ def session_create(*, movie: Movie, room: Room, starts_at: datetime, price: Deci
     with constraint_errors({OVERLAP_CONSTRAINT: _overlap_error}):
         session.save()
     SessionSeat.objects.bulk_create(
-        SessionSeat(session=session, seat=seat) for seat in room_selectors.room_seats(room)
+        SessionSeat(session=session, seat=seat, category=seat.category)
+        for seat in room_selectors.room_seats(room)
     )
     return session
 

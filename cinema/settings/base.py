@@ -301,6 +301,10 @@ DEMO_DATA_ALLOWED = env.bool("DEMO_DATA_ALLOWED", default=True)
 EXPIRY_GROUP_SECONDS = env.float("EXPIRY_GROUP_SECONDS", default=0.2)
 MAX_SEATS_PER_RESERVATION = env.int("MAX_SEATS_PER_RESERVATION", default=10)
 MIN_SEATS_PER_SESSION = 16
+# Half-price tickets (meia-entrada): at most this share of a session's seats, held or sold at once.
+HALF_PRICE_SHARE = env.float("HALF_PRICE_SHARE", default=0.4)
+# The door lets tickets in from this long before the session starts until it ends.
+CHECKIN_OPENS_MINUTES = env.int("CHECKIN_OPENS_MINUTES", default=60)
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 # How long a retry waits for the first request with its Idempotency-Key before a 409.
 IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=5.0)

@@ -7,66 +7,127 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('screenings', '0001_initial'),
+        ("screenings", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Reservation',
+            name="Reservation",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('status', models.CharField(choices=[('pending', 'pending'), ('confirmed', 'confirmed'), ('cancelled', 'cancelled'), ('expired', 'expired')], default='pending', max_length=10)),
-                ('expires_at', models.DateTimeField(verbose_name='expires at')),
-                ('total', models.DecimalField(decimal_places=2, max_digits=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reservations', to='screenings.session')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reservations', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "pending"),
+                            ("confirmed", "confirmed"),
+                            ("cancelled", "cancelled"),
+                            ("expired", "expired"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("expires_at", models.DateTimeField(verbose_name="expires at")),
+                ("total", models.DecimalField(decimal_places=2, max_digits=10)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reservations",
+                        to="screenings.session",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reservations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'reservation',
-                'verbose_name_plural': 'reservations',
-                'ordering': ['-created_at'],
+                "verbose_name": "reservation",
+                "verbose_name_plural": "reservations",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ReservationSeat',
+            name="ReservationSeat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('price', models.DecimalField(decimal_places=2, max_digits=8)),
-                ('is_active', models.BooleanField(default=True)),
-                ('reservation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='seats', to='bookings.reservation')),
-                ('session_seat', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='screenings.sessionseat')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("price", models.DecimalField(decimal_places=2, max_digits=8)),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "reservation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="seats",
+                        to="bookings.reservation",
+                    ),
+                ),
+                (
+                    "session_seat",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="screenings.sessionseat",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'reserved seat',
-                'verbose_name_plural': 'reserved seats',
-                'ordering': ['session_seat_id'],
+                "verbose_name": "reserved seat",
+                "verbose_name_plural": "reserved seats",
+                "ordering": ["session_seat_id"],
             },
         ),
         migrations.AddIndex(
-            model_name='reservation',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['expires_at'], name='bookings_pending_by_deadline'),
+            model_name="reservation",
+            index=models.Index(
+                condition=models.Q(("status", "pending")),
+                fields=["expires_at"],
+                name="bookings_pending_by_deadline",
+            ),
         ),
         migrations.AddIndex(
-            model_name='reservation',
-            index=models.Index(fields=['user', '-created_at'], name='bookings_user_recent'),
+            model_name="reservation",
+            index=models.Index(fields=["user", "-created_at"], name="bookings_user_recent"),
         ),
         migrations.AddConstraint(
-            model_name='reservation',
-            constraint=models.CheckConstraint(condition=models.Q(('total__gte', 0)), name='bookings_total_not_negative'),
+            model_name="reservation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("total__gte", 0)), name="bookings_total_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reservationseat',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('session_seat',), name='bookings_one_active_hold_per_seat'),
+            model_name="reservationseat",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_active", True)),
+                fields=("session_seat",),
+                name="bookings_one_active_hold_per_seat",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reservationseat',
-            constraint=models.UniqueConstraint(fields=('reservation', 'session_seat'), name='bookings_seat_once_per_reservation'),
+            model_name="reservationseat",
+            constraint=models.UniqueConstraint(
+                fields=("reservation", "session_seat"), name="bookings_seat_once_per_reservation"
+            ),
         ),
     ]

@@ -4,20 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('bookings', '0001_initial'),
+        ("bookings", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='reservation',
-            name='extended_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='extended at'),
+            model_name="reservation",
+            name="extended_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="extended at"),
         ),
         migrations.AlterField(
-            model_name='reservation',
-            name='status',
-            field=models.CharField(choices=[('pending', 'pending'), ('confirmed', 'confirmed'), ('cancelled', 'cancelled'), ('expired', 'expired'), ('refunded', 'refunded')], default='pending', max_length=10),
+            model_name="reservation",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("pending", "pending"),
+                    ("confirmed", "confirmed"),
+                    ("cancelled", "cancelled"),
+                    ("expired", "expired"),
+                    ("refunded", "refunded"),
+                ],
+                default="pending",
+                max_length=10,
+            ),
         ),
     ]

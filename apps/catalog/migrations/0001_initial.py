@@ -4,32 +4,51 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Movie',
+            name="Movie",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200, verbose_name='title')),
-                ('title_pt_br', models.CharField(max_length=200, null=True, verbose_name='title')),
-                ('title_en', models.CharField(max_length=200, null=True, verbose_name='title')),
-                ('synopsis', models.TextField(blank=True, default='', verbose_name='synopsis')),
-                ('synopsis_pt_br', models.TextField(blank=True, default='', null=True, verbose_name='synopsis')),
-                ('synopsis_en', models.TextField(blank=True, default='', null=True, verbose_name='synopsis')),
-                ('duration_minutes', models.PositiveSmallIntegerField(verbose_name='duration (minutes)')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=200, verbose_name="title")),
+                ("title_pt_br", models.CharField(max_length=200, null=True, verbose_name="title")),
+                ("title_en", models.CharField(max_length=200, null=True, verbose_name="title")),
+                ("synopsis", models.TextField(blank=True, default="", verbose_name="synopsis")),
+                (
+                    "synopsis_pt_br",
+                    models.TextField(blank=True, default="", null=True, verbose_name="synopsis"),
+                ),
+                (
+                    "synopsis_en",
+                    models.TextField(blank=True, default="", null=True, verbose_name="synopsis"),
+                ),
+                (
+                    "duration_minutes",
+                    models.PositiveSmallIntegerField(verbose_name="duration (minutes)"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'movie',
-                'verbose_name_plural': 'movies',
-                'ordering': ['id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('duration_minutes__gt', 0), ('duration_minutes__lte', 600)), name='catalog_movie_duration_range')],
+                "verbose_name": "movie",
+                "verbose_name_plural": "movies",
+                "ordering": ["id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("duration_minutes__gt", 0), ("duration_minutes__lte", 600)
+                        ),
+                        name="catalog_movie_duration_range",
+                    )
+                ],
             },
         ),
     ]

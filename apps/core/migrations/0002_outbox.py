@@ -6,37 +6,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0001_idempotency_key'),
+        ("core", "0001_idempotency_key"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='OutboxEvent',
+            name="OutboxEvent",
             fields=[
-                ('seq', models.BigAutoField(primary_key=True, serialize=False)),
-                ('event_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('type', models.CharField(max_length=64)),
-                ('data', models.JSONField(encoder=django.core.serializers.json.DjangoJSONEncoder)),
-                ('occurred_at', models.DateTimeField()),
-                ('published_at', models.DateTimeField(blank=True, null=True)),
+                ("seq", models.BigAutoField(primary_key=True, serialize=False)),
+                ("event_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("type", models.CharField(max_length=64)),
+                ("data", models.JSONField(encoder=django.core.serializers.json.DjangoJSONEncoder)),
+                ("occurred_at", models.DateTimeField()),
+                ("published_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['seq'],
-                'indexes': [models.Index(condition=models.Q(('published_at__isnull', True)), fields=['seq'], name='core_outbox_unpublished'), models.Index(fields=['published_at'], name='core_outbox_published_at')],
+                "ordering": ["seq"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("published_at__isnull", True)),
+                        fields=["seq"],
+                        name="core_outbox_unpublished",
+                    ),
+                    models.Index(fields=["published_at"], name="core_outbox_published_at"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ProcessedEvent',
+            name="ProcessedEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('consumer', models.CharField(max_length=64)),
-                ('event_id', models.UUIDField()),
-                ('processed_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("consumer", models.CharField(max_length=64)),
+                ("event_id", models.UUIDField()),
+                ("processed_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('consumer', 'event_id'), name='core_processedevent_once')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("consumer", "event_id"), name="core_processedevent_once"
+                    )
+                ],
             },
         ),
     ]

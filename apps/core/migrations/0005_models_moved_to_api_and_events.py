@@ -4,28 +4,27 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('events', '0001_initial'),
-        ('api', '0001_initial'),
-        ('core', '0004_outbox_notify'),
+        ("events", "0001_initial"),
+        ("api", "0001_initial"),
+        ("core", "0004_outbox_notify"),
     ]
 
     operations = [
         migrations.SeparateDatabaseAndState(
             state_operations=[
                 migrations.RemoveField(
-                    model_name='idempotencykey',
-                    name='user',
+                    model_name="idempotencykey",
+                    name="user",
                 ),
                 migrations.DeleteModel(
-                    name='OutboxEvent',
+                    name="OutboxEvent",
                 ),
                 migrations.DeleteModel(
-                    name='ProcessedEvent',
+                    name="ProcessedEvent",
                 ),
                 migrations.DeleteModel(
-                    name='IdempotencyKey',
+                    name="IdempotencyKey",
                 ),
             ],
             database_operations=[],

@@ -8,73 +8,163 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('bookings', '0001_initial'),
-        ('screenings', '0001_initial'),
+        ("bookings", "0001_initial"),
+        ("screenings", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Payment',
+            name="Payment",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=10)),
-                ('status', models.CharField(choices=[('approved', 'approved'), ('declined', 'declined'), ('refunded', 'refunded')], max_length=10)),
-                ('provider', models.CharField(max_length=40)),
-                ('provider_reference', models.CharField(blank=True, max_length=120)),
-                ('decline_reason', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('reservation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='bookings.reservation')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=10)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("approved", "approved"),
+                            ("declined", "declined"),
+                            ("refunded", "refunded"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("provider", models.CharField(max_length=40)),
+                ("provider_reference", models.CharField(blank=True, max_length=120)),
+                ("decline_reason", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "reservation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="bookings.reservation",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'payment',
-                'verbose_name_plural': 'payments',
-                'ordering': ['-created_at'],
+                "verbose_name": "payment",
+                "verbose_name_plural": "payments",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Sale',
+            name="Sale",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('total', models.DecimalField(decimal_places=2, max_digits=10)),
-                ('paid_at', models.DateTimeField(db_index=True, verbose_name='paid at')),
-                ('payment', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='sale', to='payments.payment')),
-                ('reservation', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='sale', to='bookings.reservation')),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sales', to='screenings.session')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sales', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("total", models.DecimalField(decimal_places=2, max_digits=10)),
+                ("paid_at", models.DateTimeField(db_index=True, verbose_name="paid at")),
+                (
+                    "payment",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sale",
+                        to="payments.payment",
+                    ),
+                ),
+                (
+                    "reservation",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sale",
+                        to="bookings.reservation",
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sales",
+                        to="screenings.session",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sales",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'sale',
-                'verbose_name_plural': 'sales',
-                'ordering': ['-paid_at'],
+                "verbose_name": "sale",
+                "verbose_name_plural": "sales",
+                "ordering": ["-paid_at"],
             },
         ),
         migrations.CreateModel(
-            name='Ticket',
+            name="Ticket",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('code', models.CharField(default=apps.payments.models.ticket_code, editable=False, max_length=32, unique=True)),
-                ('price', models.DecimalField(decimal_places=2, max_digits=8)),
-                ('sale', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='tickets', to='payments.sale')),
-                ('session_seat', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='ticket', to='screenings.sessionseat')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        default=apps.payments.models.ticket_code,
+                        editable=False,
+                        max_length=32,
+                        unique=True,
+                    ),
+                ),
+                ("price", models.DecimalField(decimal_places=2, max_digits=8)),
+                (
+                    "sale",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="tickets",
+                        to="payments.sale",
+                    ),
+                ),
+                (
+                    "session_seat",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ticket",
+                        to="screenings.sessionseat",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'ticket',
-                'verbose_name_plural': 'tickets',
-                'ordering': ['session_seat_id'],
+                "verbose_name": "ticket",
+                "verbose_name_plural": "tickets",
+                "ordering": ["session_seat_id"],
             },
         ),
         migrations.AddIndex(
-            model_name='sale',
-            index=models.Index(fields=['user', '-paid_at'], name='payments_sale_user_recent'),
+            model_name="sale",
+            index=models.Index(fields=["user", "-paid_at"], name="payments_sale_user_recent"),
         ),
         migrations.AddConstraint(
-            model_name='sale',
-            constraint=models.CheckConstraint(condition=models.Q(('total__gte', 0)), name='payments_sale_total_not_negative'),
+            model_name="sale",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("total__gte", 0)), name="payments_sale_total_not_negative"
+            ),
         ),
     ]

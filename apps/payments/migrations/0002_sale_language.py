@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('payments', '0001_initial'),
+        ("payments", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='sale',
-            name='language',
-            field=models.CharField(default='pt-br', max_length=10, verbose_name='language'),
+            model_name="sale",
+            name="language",
+            field=models.CharField(default="pt-br", max_length=10, verbose_name="language"),
         ),
     ]

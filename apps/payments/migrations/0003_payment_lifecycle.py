@@ -6,145 +6,179 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('bookings', '0002_reservation_extended_refunded'),
-        ('payments', '0002_sale_language'),
-        ('screenings', '0001_initial'),
+        ("bookings", "0002_reservation_extended_refunded"),
+        ("payments", "0002_sale_language"),
+        ("screenings", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FakeProviderPayment',
+            name="FakeProviderPayment",
             fields=[
-                ('reference', models.CharField(max_length=40, primary_key=True, serialize=False)),
-                ('idempotency_key', models.CharField(max_length=80, unique=True)),
-                ('payment_id', models.UUIDField()),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=10)),
-                ('currency', models.CharField(max_length=3)),
-                ('method', models.CharField(max_length=10)),
-                ('status', models.CharField(max_length=10)),
-                ('failure_reason', models.CharField(blank=True, max_length=200)),
-                ('refund_key', models.CharField(blank=True, max_length=80)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("reference", models.CharField(max_length=40, primary_key=True, serialize=False)),
+                ("idempotency_key", models.CharField(max_length=80, unique=True)),
+                ("payment_id", models.UUIDField()),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=10)),
+                ("currency", models.CharField(max_length=3)),
+                ("method", models.CharField(max_length=10)),
+                ("status", models.CharField(max_length=10)),
+                ("failure_reason", models.CharField(blank=True, max_length=200)),
+                ("refund_key", models.CharField(blank=True, max_length=80)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'sandbox provider payment',
-                'verbose_name_plural': 'sandbox provider payments',
+                "verbose_name": "sandbox provider payment",
+                "verbose_name_plural": "sandbox provider payments",
             },
         ),
         migrations.CreateModel(
-            name='WebhookEvent',
+            name="WebhookEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(max_length=40, verbose_name='provider')),
-                ('event_id', models.CharField(max_length=120, verbose_name='event id')),
-                ('type', models.CharField(max_length=60, verbose_name='type')),
-                ('payment_id', models.UUIDField(blank=True, null=True, verbose_name='payment')),
-                ('reference', models.CharField(blank=True, max_length=120, verbose_name='provider reference')),
-                ('failure_reason', models.CharField(blank=True, max_length=200, verbose_name='failure reason')),
-                ('payload', models.JSONField(verbose_name='payload')),
-                ('received_at', models.DateTimeField(auto_now_add=True, verbose_name='received at')),
-                ('processed_at', models.DateTimeField(blank=True, null=True, verbose_name='processed at')),
-                ('outcome', models.CharField(blank=True, max_length=60, verbose_name='outcome')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("provider", models.CharField(max_length=40, verbose_name="provider")),
+                ("event_id", models.CharField(max_length=120, verbose_name="event id")),
+                ("type", models.CharField(max_length=60, verbose_name="type")),
+                ("payment_id", models.UUIDField(blank=True, null=True, verbose_name="payment")),
+                (
+                    "reference",
+                    models.CharField(blank=True, max_length=120, verbose_name="provider reference"),
+                ),
+                (
+                    "failure_reason",
+                    models.CharField(blank=True, max_length=200, verbose_name="failure reason"),
+                ),
+                ("payload", models.JSONField(verbose_name="payload")),
+                (
+                    "received_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="received at"),
+                ),
+                (
+                    "processed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="processed at"),
+                ),
+                ("outcome", models.CharField(blank=True, max_length=60, verbose_name="outcome")),
             ],
             options={
-                'verbose_name': 'webhook event',
-                'verbose_name_plural': 'webhook events',
-                'ordering': ['-received_at'],
+                "verbose_name": "webhook event",
+                "verbose_name_plural": "webhook events",
+                "ordering": ["-received_at"],
             },
         ),
         migrations.RenameField(
-            model_name='payment',
-            old_name='decline_reason',
-            new_name='failure_reason',
+            model_name="payment",
+            old_name="decline_reason",
+            new_name="failure_reason",
         ),
         migrations.AddField(
-            model_name='payment',
-            name='attention_reason',
-            field=models.CharField(blank=True, max_length=300, verbose_name='why it needs attention'),
+            model_name="payment",
+            name="attention_reason",
+            field=models.CharField(
+                blank=True, max_length=300, verbose_name="why it needs attention"
+            ),
         ),
         migrations.AddField(
-            model_name='payment',
-            name='call_failed_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='provider call failed at'),
+            model_name="payment",
+            name="call_failed_at",
+            field=models.DateTimeField(
+                blank=True, null=True, verbose_name="provider call failed at"
+            ),
         ),
         migrations.AddField(
-            model_name='payment',
-            name='currency',
-            field=models.CharField(default='BRL', max_length=3, verbose_name='currency'),
+            model_name="payment",
+            name="currency",
+            field=models.CharField(default="BRL", max_length=3, verbose_name="currency"),
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='failure_reason',
-            field=models.CharField(blank=True, max_length=200, verbose_name='failure reason'),
+            model_name="payment",
+            name="failure_reason",
+            field=models.CharField(blank=True, max_length=200, verbose_name="failure reason"),
         ),
         migrations.AddField(
-            model_name='payment',
-            name='idempotency_key',
-            field=models.CharField(default='', max_length=80, verbose_name='idempotency key'),
+            model_name="payment",
+            name="idempotency_key",
+            field=models.CharField(default="", max_length=80, verbose_name="idempotency key"),
             preserve_default=False,
         ),
         migrations.AddField(
-            model_name='payment',
-            name='language',
-            field=models.CharField(default='pt-br', max_length=10, verbose_name='language'),
+            model_name="payment",
+            name="language",
+            field=models.CharField(default="pt-br", max_length=10, verbose_name="language"),
         ),
         migrations.AddField(
-            model_name='payment',
-            name='method',
-            field=models.CharField(blank=True, max_length=10, verbose_name='method'),
+            model_name="payment",
+            name="method",
+            field=models.CharField(blank=True, max_length=10, verbose_name="method"),
         ),
         migrations.AddField(
-            model_name='payment',
-            name='needs_attention',
-            field=models.BooleanField(default=False, verbose_name='needs attention'),
+            model_name="payment",
+            name="needs_attention",
+            field=models.BooleanField(default=False, verbose_name="needs attention"),
         ),
         migrations.AddField(
-            model_name='payment',
-            name='next_action',
-            field=models.JSONField(blank=True, null=True, verbose_name='next action'),
+            model_name="payment",
+            name="next_action",
+            field=models.JSONField(blank=True, null=True, verbose_name="next action"),
         ),
         migrations.AddField(
-            model_name='payment',
-            name='refund_attempts',
-            field=models.PositiveIntegerField(default=0, verbose_name='refund attempts'),
+            model_name="payment",
+            name="refund_attempts",
+            field=models.PositiveIntegerField(default=0, verbose_name="refund attempts"),
         ),
         migrations.AddField(
-            model_name='payment',
-            name='refund_reason',
-            field=models.CharField(blank=True, choices=[('late', 'paid after the hold ended'), ('requested', 'requested'), ('session_cancelled', 'session cancelled')], max_length=20, verbose_name='refund reason'),
+            model_name="payment",
+            name="refund_reason",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("late", "paid after the hold ended"),
+                    ("requested", "requested"),
+                    ("session_cancelled", "session cancelled"),
+                ],
+                max_length=20,
+                verbose_name="refund reason",
+            ),
         ),
         migrations.AddField(
-            model_name='payment',
-            name='refund_requested_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='refund requested at'),
+            model_name="payment",
+            name="refund_requested_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="refund requested at"),
         ),
         migrations.AddField(
-            model_name='payment',
-            name='refunded_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='refunded at'),
+            model_name="payment",
+            name="refunded_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="refunded at"),
         ),
         migrations.AddField(
-            model_name='payment',
-            name='updated_at',
-            field=models.DateTimeField(auto_now=True, verbose_name='updated at'),
+            model_name="payment",
+            name="updated_at",
+            field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
         ),
         migrations.AddField(
-            model_name='sale',
-            name='refunded_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='refunded at'),
+            model_name="sale",
+            name="refunded_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="refunded at"),
         ),
         migrations.AddField(
-            model_name='sale',
-            name='status',
-            field=models.CharField(choices=[('paid', 'paid'), ('refunded', 'refunded')], default='paid', max_length=10, verbose_name='status'),
+            model_name="sale",
+            name="status",
+            field=models.CharField(
+                choices=[("paid", "paid"), ("refunded", "refunded")],
+                default="paid",
+                max_length=10,
+                verbose_name="status",
+            ),
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='voided_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='voided at'),
+            model_name="ticket",
+            name="voided_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="voided at"),
         ),
         # Payments of the first version: approved and declined become the lifecycle's words, and
         # each attempt gets a key of its own (it was never sent twice).
@@ -157,83 +191,152 @@ class Migration(migrations.Migration):
             migrations.RunSQL.noop,
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='amount',
-            field=models.DecimalField(decimal_places=2, max_digits=10, verbose_name='amount'),
+            model_name="payment",
+            name="amount",
+            field=models.DecimalField(decimal_places=2, max_digits=10, verbose_name="amount"),
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='created_at',
-            field=models.DateTimeField(auto_now_add=True, verbose_name='created at'),
+            model_name="payment",
+            name="created_at",
+            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='provider',
-            field=models.CharField(max_length=40, verbose_name='provider'),
+            model_name="payment",
+            name="provider",
+            field=models.CharField(max_length=40, verbose_name="provider"),
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='provider_reference',
-            field=models.CharField(blank=True, max_length=120, verbose_name='provider reference'),
+            model_name="payment",
+            name="provider_reference",
+            field=models.CharField(blank=True, max_length=120, verbose_name="provider reference"),
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='reservation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='bookings.reservation', verbose_name='reservation'),
+            model_name="payment",
+            name="reservation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="bookings.reservation",
+                verbose_name="reservation",
+            ),
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='status',
-            field=models.CharField(choices=[('processing', 'processing'), ('pending', 'pending'), ('succeeded', 'succeeded'), ('failed', 'failed'), ('canceled', 'canceled'), ('refunded', 'refunded')], default='processing', max_length=10, verbose_name='status'),
+            model_name="payment",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("processing", "processing"),
+                    ("pending", "pending"),
+                    ("succeeded", "succeeded"),
+                    ("failed", "failed"),
+                    ("canceled", "canceled"),
+                    ("refunded", "refunded"),
+                ],
+                default="processing",
+                max_length=10,
+                verbose_name="status",
+            ),
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user'),
+            model_name="payment",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="user",
+            ),
         ),
         migrations.AlterField(
-            model_name='ticket',
-            name='session_seat',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='tickets', to='screenings.sessionseat'),
+            model_name="ticket",
+            name="session_seat",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="tickets",
+                to="screenings.sessionseat",
+            ),
         ),
         migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(condition=models.Q(('status__in', ('processing', 'pending'))), fields=['updated_at'], name='payments_in_flight_by_age'),
+            model_name="payment",
+            index=models.Index(
+                condition=models.Q(("status__in", ("processing", "pending"))),
+                fields=["updated_at"],
+                name="payments_in_flight_by_age",
+            ),
         ),
         migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(condition=models.Q(('refund_requested_at__isnull', False), ('status', 'succeeded')), fields=['refund_requested_at'], name='payments_refund_due'),
+            model_name="payment",
+            index=models.Index(
+                condition=models.Q(("refund_requested_at__isnull", False), ("status", "succeeded")),
+                fields=["refund_requested_at"],
+                name="payments_refund_due",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ('processing', 'pending', 'succeeded', 'failed', 'canceled', 'refunded'))), name='payments_payment_status_valid'),
+            model_name="payment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        ("processing", "pending", "succeeded", "failed", "canceled", "refunded"),
+                    )
+                ),
+                name="payments_payment_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gte', 0)), name='payments_payment_amount_not_negative'),
+            model_name="payment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gte", 0)), name="payments_payment_amount_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.UniqueConstraint(fields=('provider', 'idempotency_key'), name='payments_payment_idempotency_key'),
+            model_name="payment",
+            constraint=models.UniqueConstraint(
+                fields=("provider", "idempotency_key"), name="payments_payment_idempotency_key"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.UniqueConstraint(condition=models.Q(('call_failed_at__isnull', True), ('status__in', ('processing', 'pending'))), fields=('reservation',), name='payments_one_payment_in_flight'),
+            model_name="payment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("call_failed_at__isnull", True), ("status__in", ("processing", "pending"))
+                ),
+                fields=("reservation",),
+                name="payments_one_payment_in_flight",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sale',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('refunded_at__isnull', True), ('status', 'paid')), models.Q(('refunded_at__isnull', False), ('status', 'refunded')), _connector='OR'), name='payments_sale_refunded_at_matches_status'),
+            model_name="sale",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("refunded_at__isnull", True), ("status", "paid")),
+                    models.Q(("refunded_at__isnull", False), ("status", "refunded")),
+                    _connector="OR",
+                ),
+                name="payments_sale_refunded_at_matches_status",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ticket',
-            constraint=models.UniqueConstraint(condition=models.Q(('voided_at__isnull', True)), fields=('session_seat',), name='payments_one_valid_ticket_per_seat'),
+            model_name="ticket",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("voided_at__isnull", True)),
+                fields=("session_seat",),
+                name="payments_one_valid_ticket_per_seat",
+            ),
         ),
         migrations.AddIndex(
-            model_name='webhookevent',
-            index=models.Index(condition=models.Q(('processed_at__isnull', True)), fields=['received_at'], name='payments_webhook_unprocessed'),
+            model_name="webhookevent",
+            index=models.Index(
+                condition=models.Q(("processed_at__isnull", True)),
+                fields=["received_at"],
+                name="payments_webhook_unprocessed",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='webhookevent',
-            constraint=models.UniqueConstraint(fields=('provider', 'event_id'), name='payments_webhook_event_once'),
+            model_name="webhookevent",
+            constraint=models.UniqueConstraint(
+                fields=("provider", "event_id"), name="payments_webhook_event_once"
+            ),
         ),
     ]

@@ -5,69 +5,114 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Cinema',
+            name="Cinema",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, verbose_name='name')),
-                ('city', models.CharField(max_length=120, verbose_name='city')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, verbose_name="name")),
+                ("city", models.CharField(max_length=120, verbose_name="city")),
             ],
             options={
-                'verbose_name': 'cinema',
-                'verbose_name_plural': 'cinemas',
-                'ordering': ['id'],
-                'constraints': [models.UniqueConstraint(fields=('name', 'city'), name='rooms_cinema_name_city_unique', violation_error_message='A cinema with this name already exists in this city.')],
+                "verbose_name": "cinema",
+                "verbose_name_plural": "cinemas",
+                "ordering": ["id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("name", "city"),
+                        name="rooms_cinema_name_city_unique",
+                        violation_error_message="A cinema with this name already exists in this city.",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Room',
+            name="Room",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, verbose_name='name')),
-                ('cinema', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rooms', to='rooms.cinema')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, verbose_name="name")),
+                (
+                    "cinema",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="rooms",
+                        to="rooms.cinema",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'room',
-                'verbose_name_plural': 'rooms',
-                'ordering': ['id'],
+                "verbose_name": "room",
+                "verbose_name_plural": "rooms",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Seat',
+            name="Seat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('row', models.CharField(max_length=3, verbose_name='row')),
-                ('number', models.PositiveSmallIntegerField(verbose_name='number')),
-                ('label', models.CharField(max_length=8, verbose_name='label')),
-                ('room', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='seats', to='rooms.room')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("row", models.CharField(max_length=3, verbose_name="row")),
+                ("number", models.PositiveSmallIntegerField(verbose_name="number")),
+                ("label", models.CharField(max_length=8, verbose_name="label")),
+                (
+                    "room",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="seats",
+                        to="rooms.room",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'seat',
-                'verbose_name_plural': 'seats',
-                'ordering': ['room_id', 'row', 'number'],
+                "verbose_name": "seat",
+                "verbose_name_plural": "seats",
+                "ordering": ["room_id", "row", "number"],
             },
         ),
         migrations.AddConstraint(
-            model_name='room',
-            constraint=models.UniqueConstraint(fields=('cinema', 'name'), name='rooms_room_cinema_name_unique', violation_error_message='This cinema already has a room with this name.'),
+            model_name="room",
+            constraint=models.UniqueConstraint(
+                fields=("cinema", "name"),
+                name="rooms_room_cinema_name_unique",
+                violation_error_message="This cinema already has a room with this name.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='seat',
-            constraint=models.UniqueConstraint(fields=('room', 'label'), name='rooms_seat_room_label_unique', violation_error_message='Seat labels must be unique within a room.'),
+            model_name="seat",
+            constraint=models.UniqueConstraint(
+                fields=("room", "label"),
+                name="rooms_seat_room_label_unique",
+                violation_error_message="Seat labels must be unique within a room.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='seat',
-            constraint=models.UniqueConstraint(fields=('room', 'row', 'number'), name='rooms_seat_position_unique'),
+            model_name="seat",
+            constraint=models.UniqueConstraint(
+                fields=("room", "row", "number"), name="rooms_seat_position_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='seat',
-            constraint=models.CheckConstraint(condition=models.Q(('number__gt', 0)), name='rooms_seat_number_positive'),
+            model_name="seat",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("number__gt", 0)), name="rooms_seat_number_positive"
+            ),
         ),
     ]

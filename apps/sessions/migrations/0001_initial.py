@@ -8,62 +8,129 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
-        ('rooms', '0001_initial'),
+        ("catalog", "0001_initial"),
+        ("rooms", "0001_initial"),
     ]
 
     operations = [
         # The no-overlap exclusion constraint compares the room id (a btree type) inside GiST.
         BtreeGistExtension(),
         migrations.CreateModel(
-            name='Session',
+            name="Session",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('starts_at', models.DateTimeField(db_index=True, verbose_name='starts at')),
-                ('ends_at', models.DateTimeField(verbose_name='ends at')),
-                ('price', models.DecimalField(decimal_places=2, max_digits=8, verbose_name='price')),
-                ('status', models.CharField(choices=[('scheduled', 'scheduled'), ('cancelled', 'cancelled')], default='scheduled', max_length=12, verbose_name='status')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('movie', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sessions', to='catalog.movie')),
-                ('room', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sessions', to='rooms.room')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("starts_at", models.DateTimeField(db_index=True, verbose_name="starts at")),
+                ("ends_at", models.DateTimeField(verbose_name="ends at")),
+                (
+                    "price",
+                    models.DecimalField(decimal_places=2, max_digits=8, verbose_name="price"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("scheduled", "scheduled"), ("cancelled", "cancelled")],
+                        default="scheduled",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "movie",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sessions",
+                        to="catalog.movie",
+                    ),
+                ),
+                (
+                    "room",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sessions",
+                        to="rooms.room",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'session',
-                'verbose_name_plural': 'sessions',
-                'ordering': ['starts_at', 'id'],
+                "verbose_name": "session",
+                "verbose_name_plural": "sessions",
+                "ordering": ["starts_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='SessionSeat',
+            name="SessionSeat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seat', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.seat')),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='seats', to='screenings.session')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "seat",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.seat",
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="seats",
+                        to="screenings.session",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'session seat',
-                'verbose_name_plural': 'session seats',
-                'ordering': ['id'],
+                "verbose_name": "session seat",
+                "verbose_name_plural": "session seats",
+                "ordering": ["id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='session',
-            constraint=models.CheckConstraint(condition=models.Q(('price__gt', 0)), name='screenings_session_price_positive'),
+            model_name="session",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("price__gt", 0)), name="screenings_session_price_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='session',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='screenings_session_ends_after_start'),
+            model_name="session",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ends_at__gt", models.F("starts_at"))),
+                name="screenings_session_ends_after_start",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='session',
-            constraint=django.contrib.postgres.constraints.ExclusionConstraint(condition=models.Q(('status', 'scheduled')), expressions=[(apps.sessions.models.TsTzRange('starts_at', 'ends_at', models.Value('[)')), '&&'), ('room', '=')], name='screenings_session_no_overlap', violation_error_code='session_overlap', violation_error_message='The room already has a session at that time.'),
+            model_name="session",
+            constraint=django.contrib.postgres.constraints.ExclusionConstraint(
+                condition=models.Q(("status", "scheduled")),
+                expressions=[
+                    (
+                        apps.sessions.models.TsTzRange("starts_at", "ends_at", models.Value("[)")),
+                        "&&",
+                    ),
+                    ("room", "="),
+                ],
+                name="screenings_session_no_overlap",
+                violation_error_code="session_overlap",
+                violation_error_message="The room already has a session at that time.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sessionseat',
-            constraint=models.UniqueConstraint(fields=('session', 'seat'), name='screenings_sessionseat_unique'),
+            model_name="sessionseat",
+            constraint=models.UniqueConstraint(
+                fields=("session", "seat"), name="screenings_sessionseat_unique"
+            ),
         ),
     ]

@@ -5,27 +5,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('screenings', '0001_initial'),
+        ("screenings", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SessionStats',
+            name="SessionStats",
             fields=[
-                ('session', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='stats', serialize=False, to='screenings.session')),
-                ('seats_held', models.IntegerField(default=0, verbose_name='seats held')),
-                ('seats_sold', models.IntegerField(default=0, verbose_name='seats sold')),
-                ('revenue', models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name='revenue')),
-                ('events_applied', models.PositiveIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "session",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="stats",
+                        serialize=False,
+                        to="screenings.session",
+                    ),
+                ),
+                ("seats_held", models.IntegerField(default=0, verbose_name="seats held")),
+                ("seats_sold", models.IntegerField(default=0, verbose_name="seats sold")),
+                (
+                    "revenue",
+                    models.DecimalField(
+                        decimal_places=2, default=0, max_digits=12, verbose_name="revenue"
+                    ),
+                ),
+                ("events_applied", models.PositiveIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'session statistics',
-                'verbose_name_plural': 'session statistics',
+                "verbose_name": "session statistics",
+                "verbose_name_plural": "session statistics",
             },
         ),
     ]
