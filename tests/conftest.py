@@ -4,7 +4,15 @@ import pytest
 from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
-from tests.factories import PASSWORD, StaffFactory, UserFactory, make_session
+from tests.factories import (
+    PASSWORD,
+    BoxOfficeFactory,
+    CatalogueManagerFactory,
+    DoorFactory,
+    StaffFactory,
+    UserFactory,
+    make_session,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +47,23 @@ def user(db):
 
 @pytest.fixture
 def staff(db):
+    """A staff member in every role (see tests/factories.py)."""
     return StaffFactory()
+
+
+@pytest.fixture
+def catalogue_manager(db):
+    return CatalogueManagerFactory()
+
+
+@pytest.fixture
+def box_office(db):
+    return BoxOfficeFactory()
+
+
+@pytest.fixture
+def door(db):
+    return DoorFactory()
 
 
 def client_for(user) -> APIClient:

@@ -10,6 +10,7 @@ import factory
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.accounts.roles import BOX_OFFICE, CATALOGUE, DOOR, ROLES, Role, role_group
 from apps.bookings.models import Reservation
 from apps.catalog.models import Movie
 from apps.rooms import services as room_services
@@ -36,8 +37,39 @@ class UserFactory(factory.django.DjangoModelFactory):
             obj.save()
 
 
+def _roles(*default: Role) -> factory.PostGeneration:
+    """Put the user in the groups of these roles (or of `roles=[...]` given to the factory)."""
+
+    def add(user, create, extracted, **kwargs):
+        if create:
+            for role in default if extracted is None else extracted:
+                user.groups.add(role_group(role))
+
+    return factory.PostGeneration(add)
+
+
 class StaffFactory(UserFactory):
+    """A staff member in every role: all the powers `is_staff` alone gave before the roles."""
+
     is_staff = True
+    roles = _roles(*ROLES)
+
+
+class CatalogueManagerFactory(StaffFactory):
+    roles = _roles(CATALOGUE)
+
+
+class BoxOfficeFactory(StaffFactory):
+    roles = _roles(BOX_OFFICE)
+
+
+class DoorFactory(StaffFactory):
+    roles = _roles(DOOR)
+
+
+class SuperuserFactory(UserFactory):
+    is_staff = True
+    is_superuser = True
 
 
 class MovieFactory(factory.django.DjangoModelFactory):

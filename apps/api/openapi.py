@@ -9,14 +9,16 @@ from rest_framework.permissions import SAFE_METHODS
 
 from apps.core.problems import PROBLEM_CONTENT_TYPE
 
-from .permissions import IsStaffOrReadOnly
+from .permissions import ModelPermissionsOrReadOnly
 
 
 class SessionTokenScheme(OpenApiAuthenticationExtension):
     """Documents `SessionTokenAuthentication`: allauth's app session token in `X-Session-Token`.
 
-    Optional where anonymous clients may call too: catalogue reads, and `AllowAny` views (for
-    those drf-spectacular adds the empty requirement itself).
+    Optional where anonymous clients may call too: catalogue reads (`ModelPermissionsOrReadOnly`;
+    its writes need the token of a user holding the model permission), and `AllowAny` views (for
+    those drf-spectacular adds the empty requirement itself). Which role an operation needs is
+    said in its summary.
     """
 
     target_class = "apps.api.authentication.SessionTokenAuthentication"
@@ -31,7 +33,7 @@ class SessionTokenScheme(OpenApiAuthenticationExtension):
         if (
             auto_schema.method in SAFE_METHODS
             and permissions
-            and all(isinstance(p, IsStaffOrReadOnly) for p in permissions)
+            and all(isinstance(p, ModelPermissionsOrReadOnly) for p in permissions)
         ):
             return [requirement, {}]
         return requirement

@@ -4,8 +4,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.api.openapi import PAGE_NOT_FOUND, problems
+from apps.api.permissions import ModelPermissionsOrReadOnly
 
 from . import selectors, services
+from .models import Movie
 from .serializers import MovieInputSerializer, MovieOutputSerializer
 
 
@@ -18,22 +20,24 @@ from .serializers import MovieInputSerializer, MovieOutputSerializer
         summary="Read a movie", responses={200: MovieOutputSerializer, **problems(404)}
     ),
     create=extend_schema(
-        summary="Create a movie (staff)",
+        summary="Create a movie (catalogue managers)",
         request=MovieInputSerializer,
         responses={201: MovieOutputSerializer, **problems(400, 401, 403)},
     ),
     partial_update=extend_schema(
-        summary="Change a movie (staff)",
+        summary="Change a movie (catalogue managers)",
         request=MovieInputSerializer(partial=True),
         responses={200: MovieOutputSerializer, **problems(400, 401, 403, 404)},
     ),
     destroy=extend_schema(
-        summary="Delete a movie without sessions (staff)",
+        summary="Delete a movie without sessions (catalogue managers)",
         responses={204: None, **problems(401, 403, 404, 409)},
     ),
 )
 class MovieViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = MovieOutputSerializer
+    permission_classes = [ModelPermissionsOrReadOnly]
+    permission_model = Movie
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.api.permissions import user_has_perms
 from apps.core.errors import NotFound
 from apps.core.locking import busy_as, set_lock_timeout
 from apps.sessions import services as session_services
@@ -32,6 +33,10 @@ logger = structlog.get_logger(__name__)
 SESSION_REFUNDS_TASK = "apps.payments.tasks.refund_session_sales"
 
 
+# Refunds any buyer's sale, until the session starts (the "Box office" role holds it).
+REFUND_ANY_SALE = "payments.refund_sale"
+
+
 class RefundNotDone(Exception):
     """The provider did not take the refund this time; it is tried again later."""
 
@@ -40,7 +45,7 @@ def _check_window(sale: Sale, user, now) -> None:
     starts_at = sale.session.starts_at
     closes = (
         starts_at
-        if user.is_staff
+        if user_has_perms(user, REFUND_ANY_SALE)
         else starts_at - timedelta(minutes=settings.REFUND_DEADLINE_MINUTES)
     )
     if now >= closes:
@@ -51,10 +56,13 @@ def sale_refund(
     *, sale_id: uuid.UUID, user=None, reason: str = Payment.RefundReason.REQUESTED
 ) -> Sale:
     """Refund a paid sale: tickets void, seats on sale again, the money queued to go back.
-    `user` is the buyer (until REFUND_DEADLINE_MINUTES before the session) or staff (until it
-    starts); None is the system refunding a cancelled session, at any time."""
+    `user` is the buyer (until REFUND_DEADLINE_MINUTES before the session) or holds
+    `payments.refund_sale` (until it starts); None is the system refunding a cancelled session,
+    at any time. Anyone else's sale is not found: nothing says that it exists."""
     sale = Sale.objects.select_related("session").filter(pk=sale_id).first()
-    if sale is None or (user is not None and not user.is_staff and sale.user_id != user.id):
+    if sale is None or (
+        user is not None and sale.user_id != user.id and not user_has_perms(user, REFUND_ANY_SALE)
+    ):
         raise NotFound(_("Sale not found."))
     with busy_as(SaleBusy), transaction.atomic():
         set_lock_timeout(settings.LOCK_TIMEOUT_SECONDS)

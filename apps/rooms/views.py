@@ -4,8 +4,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.api.openapi import BAD_FILTER, PAGE_NOT_FOUND, problems
+from apps.api.permissions import ModelPermissionsOrReadOnly
 
 from . import selectors, services
+from .models import Cinema, Room
 from .serializers import (
     CinemaSerializer,
     RoomDetailSerializer,
@@ -27,16 +29,18 @@ from .serializers import (
         summary="Read a cinema", responses={200: CinemaSerializer, **problems(404)}
     ),
     create=extend_schema(
-        summary="Create a cinema (staff)",
+        summary="Create a cinema (catalogue managers)",
         responses={201: CinemaSerializer, **problems(400, 401, 403)},
     ),
     partial_update=extend_schema(
-        summary="Change a cinema (staff)",
+        summary="Change a cinema (catalogue managers)",
         responses={200: CinemaSerializer, **problems(400, 401, 403, 404)},
     ),
 )
 class CinemaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = CinemaSerializer
+    permission_classes = [ModelPermissionsOrReadOnly]
+    permission_model = Cinema
     http_method_names = ["get", "post", "patch", "head", "options"]
     filterset_fields = ["city"]
 
@@ -69,17 +73,19 @@ class CinemaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         responses={200: RoomDetailSerializer, **problems(404)},
     ),
     create=extend_schema(
-        summary="Create a room and its seats (staff)",
+        summary="Create a room and its seats (catalogue managers)",
         request=RoomInputSerializer,
         responses={201: RoomDetailSerializer, **problems(400, 401, 403)},
     ),
     partial_update=extend_schema(
-        summary="Rename a room (staff)",
+        summary="Rename a room (catalogue managers)",
         request=RoomRenameSerializer,
         responses={200: RoomDetailSerializer, **problems(400, 401, 403, 404)},
     ),
 )
 class RoomViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    permission_classes = [ModelPermissionsOrReadOnly]
+    permission_model = Room  # its seats are made and kept with it
     http_method_names = ["get", "post", "patch", "head", "options"]
     filterset_fields = ["cinema"]
 

@@ -9,9 +9,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.api.openapi import BAD_FILTER, PAGE_NOT_FOUND, problems
+from apps.api.permissions import ModelPermissionsOrReadOnly
 
 from . import selectors, services
 from .filters import SessionFilter
+from .models import Session
 from .serializers import SessionInputSerializer, SessionOutputSerializer
 
 
@@ -27,7 +29,7 @@ from .serializers import SessionInputSerializer, SessionOutputSerializer
         summary="Read a session", responses={200: SessionOutputSerializer, **problems(404)}
     ),
     create=extend_schema(
-        summary="Schedule a session (staff)",
+        summary="Schedule a session (catalogue managers)",
         request=SessionInputSerializer,
         responses={
             201: SessionOutputSerializer,
@@ -44,6 +46,8 @@ from .serializers import SessionInputSerializer, SessionOutputSerializer
 class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = SessionOutputSerializer
     filterset_class = SessionFilter
+    permission_classes = [ModelPermissionsOrReadOnly]
+    permission_model = Session
     http_method_names = ["get", "post", "head", "options"]
 
     def get_queryset(self):

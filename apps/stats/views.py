@@ -1,12 +1,12 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.api.openapi import problems
+from apps.api.permissions import requires
 from apps.sessions.models import Session
 
 from .selectors import session_figures
@@ -23,10 +23,10 @@ class SessionStatsSerializer(serializers.Serializer):
 
 
 class SessionStatsView(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [requires("stats.view_sessionstats")]
 
     @extend_schema(
-        summary="Sales statistics of a session (staff), fed by the booking events",
+        summary="Sales statistics of a session (box office), fed by the booking events",
         responses={200: SessionStatsSerializer, **problems(401, 403, 404)},
     )
     def get(self, request: Request, session_id: int) -> Response:

@@ -48,10 +48,20 @@ def test_staff_rights_taken_away_apply_to_the_next_request(staff):
     client = client_for(staff)
     assert client.get("/api/v1/users/1/purchases").status_code in (200, 404)
 
-    staff.is_staff = False
-    staff.save()
+    staff.groups.clear()  # no save of the user row: permissions are never read from the cache
 
     assert client.get("/api/v1/users/1/purchases").status_code == 403
+
+
+def test_a_role_given_applies_to_the_next_request(user):
+    from apps.accounts.roles import BOX_OFFICE, role_group
+
+    client = client_for(user)
+    assert client.get("/api/v1/users/1/purchases").status_code == 403
+
+    user.groups.add(role_group(BOX_OFFICE))
+
+    assert client.get("/api/v1/users/1/purchases").status_code in (200, 404)
 
 
 def test_users_are_read_from_the_database_when_redis_is_down(user, redis_mode):

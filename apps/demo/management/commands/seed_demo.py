@@ -1,7 +1,9 @@
-"""Demo data: the challenge's example plus one staff user and two buyers. Safe to run again."""
+"""Demo data: the challenge's example, a superuser, one staff user per role and two buyers.
+Safe to run again."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.accounts.roles import BOX_OFFICE, CATALOGUE, DOOR, Role, role_group
 from apps.catalog.models import Movie
 from apps.rooms import services as room_services
 from apps.rooms.layout import grid
@@ -19,10 +22,27 @@ from apps.rooms.models import Cinema, Room
 from apps.sessions import services as session_services
 from apps.sessions.models import Session
 
+
+@dataclass(frozen=True)
+class DemoUser:
+    email: str
+    password: str
+    label: str
+    superuser: bool = False
+    role: Role | None = None
+
+    @property
+    def staff(self) -> bool:
+        return self.superuser or self.role is not None
+
+
 USERS = [
-    ("staff@cinema.example", "staff-demo-123", True),
-    ("alice@cinema.example", "alice-demo-123", False),
-    ("bob@cinema.example", "bob-demo-123", False),
+    DemoUser("staff@cinema.example", "staff-demo-123", "superuser", superuser=True),
+    DemoUser("catalogue@cinema.example", "catalogue-demo-123", "catalogue", role=CATALOGUE),
+    DemoUser("boxoffice@cinema.example", "boxoffice-demo-123", "box office", role=BOX_OFFICE),
+    DemoUser("door@cinema.example", "door-demo-123", "door", role=DOOR),
+    DemoUser("alice@cinema.example", "alice-demo-123", "buyer"),
+    DemoUser("bob@cinema.example", "bob-demo-123", "buyer"),
 ]
 
 
@@ -51,19 +71,20 @@ class Command(BaseCommand):
             f"{timezone.localtime(session.starts_at):%Y-%m-%d %H:%M}, {session.price}, "
             f"{session.seats.count()} seats"
         )
-        for email, password, is_staff in USERS:
-            role = "staff" if is_staff else "buyer"
-            self.stdout.write(f"  {role:<6} {email}  password: {password}")
+        for demo in USERS:
+            self.stdout.write(f"  {demo.label:<10} {demo.email}  password: {demo.password}")
 
     def _seed(self) -> tuple[Movie, Room, Session]:
         user_model = get_user_model()
-        for email, password, is_staff in USERS:
+        for demo in USERS:
             user, created = user_model.objects.get_or_create(
-                email=email, defaults={"is_staff": is_staff, "is_superuser": is_staff}
+                email=demo.email, defaults={"is_staff": demo.staff, "is_superuser": demo.superuser}
             )
             if created:
-                user.set_password(password)
+                user.set_password(demo.password)
                 user.save()
+            if demo.role is not None:
+                user.groups.add(role_group(demo.role))
 
         movie = Movie.objects.filter(title_pt_br="Filme X").first()
         if movie is None:
