@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 from django.db.models import Count, Q
+from django.urls import path
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import ReadOnlyAdmin, ReadOnlyTabularInline
@@ -7,9 +9,17 @@ from apps.core.errors import ApplicationError
 from apps.sessions.admin import SessionAdmin
 from apps.sessions.models import Session
 
-from . import refunds
+from . import door_admin, refunds
 from .models import Payment, Sale, Ticket, WebhookEvent
+from .refunds import REFUND_ANY_SALE
 from .services import queue_task
+
+
+class RefundActionMixin:
+    """Actions that give money back need the refund permission, not only a view of the rows."""
+
+    def has_refund_permission(self, request) -> bool:
+        return request.user.has_perm(REFUND_ANY_SALE)
 
 
 class TicketInline(ReadOnlyTabularInline):
@@ -18,7 +28,7 @@ class TicketInline(ReadOnlyTabularInline):
 
 
 @admin.register(Sale)
-class SaleAdmin(ReadOnlyAdmin):
+class SaleAdmin(RefundActionMixin, ReadOnlyAdmin):
     """Sales are written only by the payment service; staff read and refund them."""
 
     list_display = ["id", "user", "session", "total", "status", "paid_at", "refunded_at"]
@@ -29,7 +39,7 @@ class SaleAdmin(ReadOnlyAdmin):
     inlines = [TicketInline]
     actions = ["refund_sales"]
 
-    @admin.action(description=_("Refund selected sales"), permissions=["view"])
+    @admin.action(description=_("Refund selected sales"), permissions=["refund"])
     def refund_sales(self, request, queryset) -> None:
         done = 0
         for sale in queryset:
@@ -50,14 +60,32 @@ class SaleAdmin(ReadOnlyAdmin):
 
 @admin.register(Ticket)
 class TicketAdmin(ReadOnlyAdmin):
-    list_display = ["code", "session_seat", "price", "sale", "voided_at"]
+    change_list_template = "admin/payments/ticket/change_list.html"
+    list_display = [
+        "code",
+        "session_seat",
+        "ticket_type",
+        "price",
+        "sale",
+        "voided_at",
+        "checked_in_at",
+    ]
     list_filter = ["sale__paid_at", "sale__session"]
     search_fields = ["code", "sale__user__email"]
     list_select_related = ["session_seat__seat", "sale"]
 
+    def get_urls(self):
+        scan = self.admin_site.admin_view(lambda request: door_admin.scan_view(self, request))
+        return [path("scan/", scan, name="payments_ticket_scan"), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        may_scan = request.user.has_perm(door_admin.CHECK_IN)
+        extra_context = {**(extra_context or {}), "may_scan": may_scan}
+        return super().changelist_view(request, extra_context)
+
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
+class PaymentAdmin(RefundActionMixin, ReadOnlyAdmin):
     """Payments move only through their lifecycle; staff see where each one is and take over the
     refunds automation gave up on."""
 
@@ -77,7 +105,7 @@ class PaymentAdmin(ReadOnlyAdmin):
     list_select_related = ["user"]
     actions = ["retry_refunds"]
 
-    @admin.action(description=_("Retry the refund of selected payments"), permissions=["view"])
+    @admin.action(description=_("Retry the refund of selected payments"), permissions=["refund"])
     def retry_refunds(self, request, queryset) -> None:
         due = queryset.filter(status="succeeded", refund_requested_at__isnull=False)
         ids = list(due.values_list("id", flat=True))
@@ -105,7 +133,7 @@ admin.site.unregister(Session)
 class SessionWithSalesAdmin(SessionAdmin):
     actions = ["cancel_sessions"]
     list_display = [*SessionAdmin.list_display, "refund_progress"]
-    readonly_fields = [*SessionAdmin.readonly_fields, "refund_progress"]
+    readonly_fields = [*SessionAdmin.readonly_fields, "refund_progress", "door"]
 
     def get_queryset(self, request):
         return (
@@ -130,7 +158,23 @@ class SessionWithSalesAdmin(SessionAdmin):
             "total": paid + refunded,
         }
 
-    @admin.action(description=_("Cancel selected sessions and refund their sales"))
+    @admin.display(description=_("at the door"))
+    def door(self, session: Session) -> str:
+        if session.pk is None:
+            return "-"
+        return format_html(
+            '{} · <a href="{}">{}</a>',
+            door_admin.checked_in_summary(session.pk),
+            door_admin.scan_url(),
+            _("scan tickets"),
+        )
+
+    def has_cancel_permission(self, request) -> bool:
+        return request.user.has_perm("screenings.cancel_session")
+
+    @admin.action(
+        description=_("Cancel selected sessions and refund their sales"), permissions=["cancel"]
+    )
     def cancel_sessions(self, request, queryset) -> None:
         for session in queryset:
             left = refunds.session_cancel(session_id=session.id)

@@ -1,6 +1,9 @@
+from datetime import datetime
+
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.errors import ApplicationError, Conflict
+from apps.core.errors import ApplicationError, Conflict, NotFound
 from apps.core.locking import Busy
 
 
@@ -70,3 +73,44 @@ class PaymentBusy(Busy):
 class SaleBusy(Busy):
     code = "sale_busy"
     default_detail = _("This sale is being changed by someone else right now. Try again.")
+
+
+def _instant(moment: datetime) -> str:
+    """An instant as the API writes every other one (ISO 8601 in the cinema's time zone)."""
+    return timezone.localtime(moment).isoformat()
+
+
+class TicketNotFound(NotFound):
+    code = "ticket_not_found"
+    default_detail = _("No ticket has this code.")
+
+
+class TicketAlreadyUsed(Conflict):
+    code = "ticket_already_used"
+    default_detail = _("This ticket was already used.")
+
+    def __init__(self, checked_in_at: datetime) -> None:
+        super().__init__(
+            _("This ticket was already used at %(time)s.")
+            % {"time": formats.time_format(timezone.localtime(checked_in_at), "TIME_FORMAT")},
+            extra={"checked_in_at": _instant(checked_in_at)},
+        )
+
+
+class TicketVoid(Conflict):
+    code = "ticket_void"
+    default_detail = _("This ticket is void: it was refunded or its session was cancelled.")
+
+
+class CheckinNotOpen(Conflict):
+    code = "checkin_not_open"
+
+    def __init__(self, *, opens_at: datetime, closes_at: datetime) -> None:
+        super().__init__(
+            _("Check-in for this session is open from %(opens)s until %(closes)s.")
+            % {
+                "opens": formats.date_format(timezone.localtime(opens_at), "DATETIME_FORMAT"),
+                "closes": formats.date_format(timezone.localtime(closes_at), "DATETIME_FORMAT"),
+            },
+            extra={"opens_at": _instant(opens_at), "closes_at": _instant(closes_at)},
+        )

@@ -15,9 +15,9 @@ def _qr(text: str) -> segno.QRCode:
 
 
 def svg(text: str, *, scale: int = 4) -> str:
-    """A standalone SVG document (with the XML declaration) that encodes `text`."""
+    """A standalone SVG document that encodes `text`."""
     out = io.BytesIO()
-    _qr(text).save(out, kind="svg", scale=scale, xmldecl=True, svgns=True, title=None)
+    _qr(text).save(out, kind="svg", scale=scale, xmldecl=False, svgns=True)
     return out.getvalue().decode()
 
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
+from apps.api.permissions import user_has_perms
 from apps.core.errors import NotFound
 
 from .models import Payment, Sale, Ticket
@@ -30,11 +31,40 @@ def purchases_of(user) -> QuerySet[Sale]:
 
 
 def payment_for(*, payment_id, user) -> Payment:
-    """The payment, with its sale, if `user` owns it or is staff; 404 otherwise."""
+    """The payment, with its sale, if `user` owns it or may view anyone's; 404 otherwise."""
     payment = Payment.objects.filter(pk=payment_id).first()
-    if payment is None or not (user.is_staff or payment.user_id == user.id):
+    if payment is None or not (
+        payment.user_id == user.id or user_has_perms(user, "payments.view_payment")
+    ):
         raise NotFound(_("Payment not found."))
     sale = _with_details(Sale.objects.filter(payment=payment)).first()
     if sale is not None:
         payment.sale = sale
     return payment
+
+
+def _tickets() -> QuerySet[Ticket]:
+    return Ticket.objects.select_related("session_seat__seat", "sale__session")
+
+
+def ticket_by_code(code: str) -> Ticket | None:
+    return _tickets().filter(code=code).first()
+
+
+def ticket_for(*, ticket_id, user) -> Ticket:
+    """The ticket if `user` bought it or may see every ticket; 404 otherwise."""
+    ticket = _tickets().filter(pk=ticket_id).first()
+    if ticket is None or not (
+        ticket.sale.user_id == user.id or user_has_perms(user, "payments.view_ticket")
+    ):
+        raise NotFound(_("Ticket not found."))
+    return ticket
+
+
+def checked_in_count(session_id: int) -> tuple[int, int]:
+    """How many valid tickets of the session were let in, and how many there are."""
+    valid = Ticket.objects.filter(sale__session_id=session_id, voided_at__isnull=True)
+    counts = valid.aggregate(
+        total=Count("id"), checked_in=Count("id", filter=Q(checked_in_at__isnull=False))
+    )
+    return counts["checked_in"], counts["total"]

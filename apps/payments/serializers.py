@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from apps.catalog.serializers import MovieSummarySerializer
 from apps.rooms.serializers import CinemaSerializer
+from apps.sessions.pricing import TicketType
 
 from .models import Payment, Sale, Ticket
 
@@ -42,11 +43,32 @@ class TicketSeatSerializer(serializers.Serializer):
 
 class TicketSerializer(serializers.ModelSerializer):
     seat = TicketSeatSerializer(source="session_seat")
+    type = serializers.ChoiceField(source="ticket_type", choices=TicketType.choices)
 
     class Meta:
         model = Ticket
-        fields = ("id", "seat", "code", "price")
+        fields = ("id", "seat", "code", "type", "price")
         read_only_fields = fields
+
+
+class CheckinInputSerializer(serializers.Serializer):
+    code = StrictCharField(max_length=64, help_text="The ticket's code, as its QR code encodes it.")
+
+
+class CheckedInTicketSerializer(serializers.ModelSerializer):
+    seat = TicketSeatSerializer(source="session_seat")
+    session = serializers.IntegerField(source="sale.session_id")
+    type = serializers.ChoiceField(source="ticket_type", choices=TicketType.choices)
+
+    class Meta:
+        model = Ticket
+        fields = ("id", "code", "seat", "session", "type")
+        read_only_fields = fields
+
+
+class CheckinSerializer(serializers.Serializer):
+    ticket = CheckedInTicketSerializer()
+    checked_in_at = serializers.DateTimeField()
 
 
 class SaleSerializer(serializers.ModelSerializer):

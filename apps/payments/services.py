@@ -288,7 +288,13 @@ def _sell(payment: Payment, reservation: Reservation | None) -> Sale:
     )
     seats = list(reservation.seats.all())
     tickets = Ticket.objects.bulk_create(
-        Ticket(sale=sale, session_seat=seat.session_seat, price=seat.price) for seat in seats
+        Ticket(
+            sale=sale,
+            session_seat=seat.session_seat,
+            ticket_type=seat.ticket_type,
+            price=seat.price,
+        )
+        for seat in seats
     )
     outbox.emit(
         outbox.Event(

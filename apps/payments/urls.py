@@ -18,6 +18,8 @@ urlpatterns = [
         views.SessionCancelView.as_view(),
         name="session-cancel",
     ),
+    path("checkins", views.CheckinView.as_view(), name="checkins"),
+    path("tickets/<uuid:ticket_id>/qr.svg", views.TicketQrView.as_view(), name="ticket-qr"),
     path("me/purchases", views.MyPurchasesView.as_view(), name="my-purchases"),
     path("users/<int:user_id>/purchases", views.UserPurchasesView.as_view(), name="user-purchases"),
 ]

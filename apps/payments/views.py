@@ -4,27 +4,32 @@ from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.api.idempotency import HEADER, idempotent_external
 from apps.api.openapi import IDEMPOTENCY_KEY_HEADER, PAGE_NOT_FOUND, problems
+from apps.api.permissions import requires
 from apps.bookings import selectors as booking_selectors
 from apps.bookings import services as booking_services
 from apps.bookings.throttling import RESERVATION_THROTTLES
 from apps.core.errors import NotFound
 
-from . import qr, refunds, selectors, services, webhooks
+from . import checkins, qr, refunds, selectors, services, webhooks
 from .errors import PaymentDeclined, SandboxNotPending
 from .lifecycle import PaymentStatus
 from .models import Payment, Sale
 from .providers import get_provider
 from .providers.fake import FakeProvider, pix_copy_paste
 from .serializers import (
+    CheckinInputSerializer,
+    CheckinSerializer,
     PaymentInputSerializer,
     PaymentSerializer,
     PendingPaymentSerializer,
@@ -120,7 +125,7 @@ class PaymentDetailView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
-        summary="Where a payment is (owner, staff)",
+        summary="Where a payment is (owner, box office)",
         responses={200: PaymentSerializer, **problems(401, 404)},
     )
     def get(self, request: Request, payment_id: uuid.UUID) -> Response:
@@ -216,7 +221,7 @@ class SaleRefundView(APIView):
     throttle_classes = RESERVATION_THROTTLES
 
     @extend_schema(
-        summary="Refund a sale (owner until the deadline, staff until the session starts)",
+        summary="Refund a sale (owner until the deadline, box office until the session starts)",
         description=(
             "The tickets become void and the seats go back on sale at once; the money goes back "
             "through the provider (retried until it succeeds). The buyer may refund until "
@@ -239,10 +244,10 @@ class SaleRefundView(APIView):
 
 
 class SessionCancelView(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [requires("screenings.cancel_session")]
 
     @extend_schema(
-        summary="Cancel a session and refund every sale of it (staff)",
+        summary="Cancel a session and refund every sale of it (catalogue managers)",
         description=(
             "New reservations and payments are refused at once; a worker refunds each sale in "
             "batches and e-mails each buyer. Calling it again resumes the refunds."
@@ -271,14 +276,14 @@ class MyPurchasesView(generics.ListAPIView):
 
 
 @extend_schema(
-    summary="A user's purchases (staff)",
+    summary="A user's purchases (box office)",
     responses={
         200: PurchaseSerializer(many=True),
         **problems(401, 403, 404, s404="No such user, or no such page (`not_found`)."),
     },
 )
 class UserPurchasesView(generics.ListAPIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [requires("payments.view_sale")]
     serializer_class = PurchaseSerializer
 
     def get_queryset(self):
@@ -286,3 +291,58 @@ class UserPurchasesView(generics.ListAPIView):
             return Sale.objects.none()
         user = get_object_or_404(get_user_model(), pk=self.kwargs["user_id"])
         return selectors.purchases_of(user)
+
+
+class CheckinView(APIView):
+    permission_classes = [requires("payments.check_in_ticket")]
+
+    @extend_schema(
+        summary="Let a ticket in at the door (door staff)",
+        description=(
+            "Marks the ticket used, once: of two scanners reading one code at the same instant, "
+            "exactly one gets 200. Open from `CHECKIN_OPENS_MINUTES` (60) before the start until "
+            "the session ends."
+        ),
+        request=CheckinInputSerializer,
+        responses={
+            200: CheckinSerializer,
+            **problems(
+                400,
+                401,
+                403,
+                404,
+                409,
+                s404="`ticket_not_found`: no ticket has this code.",
+                s409="`ticket_already_used` (member `checked_in_at`), `ticket_void` (refunded, "
+                "or the session was cancelled) or `checkin_not_open` (members `opens_at`, "
+                "`closes_at`).",
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = CheckinInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ticket = checkins.ticket_check_in(code=data.validated_data["code"], by=request.user)
+        body = {"ticket": ticket, "checked_in_at": ticket.checked_in_at}
+        return Response(CheckinSerializer(body).data)
+
+
+class TicketQrView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="A ticket's QR code (its owner, box office or door)",
+        description="An SVG image that encodes the ticket's code, to show at the door.",
+        responses={
+            (200, "image/svg+xml"): OpenApiResponse(
+                response=OpenApiTypes.STR, description="The QR code."
+            ),
+            **problems(401, 404),
+        },
+    )
+    def get(self, request: Request, ticket_id: uuid.UUID) -> HttpResponse:
+        ticket = selectors.ticket_for(ticket_id=ticket_id, user=request.user)
+        response = HttpResponse(qr.svg(ticket.code), content_type="image/svg+xml")
+        # The code is a credential: no shared cache may keep it.
+        patch_cache_control(response, private=True, no_store=True)
+        return response

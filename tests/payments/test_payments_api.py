@@ -150,6 +150,7 @@ def test_payment_sells_the_seats_and_issues_one_ticket_per_seat(
                 "id": str(ticket.id),
                 "seat": {"id": ticket.session_seat_id, "label": label},
                 "code": ticket.code,
+                "type": "full",
                 "price": "25.00",
             }
             for ticket, label in zip(tickets, ["A1", "A2", "A3"], strict=True)

@@ -103,6 +103,7 @@ def test_my_purchases_lists_each_sale_with_its_session_and_tickets(user_api, use
                 "id": str(ticket.id),
                 "seat": {"id": ticket.session_seat_id, "label": label},
                 "code": ticket.code,
+                "type": "full",
                 "price": "25.00",
             }
             for ticket, label in zip(tickets, ["A1", "A2"], strict=True)
