@@ -8,6 +8,7 @@ from datetime import datetime
 
 from rest_framework.renderers import JSONRenderer
 
+from apps.rooms.models import SeatCategory
 from apps.sessions import selectors as session_selectors
 from apps.sessions.models import Session
 
@@ -21,6 +22,7 @@ class SeatMapEntry:
     label: str
     row: str
     number: int
+    category: str
     status: str
 
 
@@ -35,11 +37,18 @@ def _seat_map(session: Session) -> tuple[list[SeatMapEntry], datetime | None]:
     statuses, next_expiry = seat_statuses(session)
     # Plain tuples, not model instances: a 1,000-seat map is read on every refresh of every buyer.
     rows = session_selectors.session_seats(session).values_list(
-        "id", "seat__label", "seat__row", "seat__number"
+        "id", "seat__label", "seat__row", "seat__number", "category"
     )
     entries = [
-        SeatMapEntry(seat_id, label, row, number, statuses.get(seat_id, "available"))
-        for seat_id, label, row, number in rows
+        SeatMapEntry(
+            seat_id,
+            label,
+            row,
+            number,
+            category,
+            "blocked" if category == SeatCategory.BLOCKED else statuses.get(seat_id, "available"),
+        )
+        for seat_id, label, row, number, category in rows
     ]
     return entries, next_expiry
 

@@ -39,9 +39,16 @@ _BUILD_WAIT_SECONDS = 0.5
 _POLL_SECONDS = (0.005, 0.01, 0.02, 0.03, 0.05)
 
 
+# Part of the body's key: a release that changes the map's shape never serves an older body.
+BODY_FORMAT = 2
+
+
 def _keys(session_id: int) -> tuple[str, str]:
     # One hash tag per session: both keys live in one slot, should Redis ever be clustered.
-    return f"cinema:seatmap:{{s{session_id}}}:version", f"cinema:seatmap:{{s{session_id}}}:body"
+    return (
+        f"cinema:seatmap:{{s{session_id}}}:version",
+        f"cinema:seatmap:{{s{session_id}}}:body:v{BODY_FORMAT}",
+    )
 
 
 def _build_key(session_id: int, version: bytes) -> str:

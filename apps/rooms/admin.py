@@ -3,7 +3,14 @@ from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from .models import Cinema, Room, Seat
+from .models import Cinema, Room, Seat, SeatCategory
+
+# One character after each label in the layout drawing; standard seats have none.
+_LAYOUT_MARKS = {
+    SeatCategory.WHEELCHAIR: "♿",
+    SeatCategory.COMPANION: "+",
+    SeatCategory.BLOCKED: "✕",
+}
 
 
 class RoomInline(admin.TabularInline):
@@ -31,7 +38,7 @@ class CinemaAdmin(admin.ModelAdmin):
 class SeatInline(admin.TabularInline):
     model = Seat
     extra = 0
-    fields = ["row", "number", "label"]
+    fields = ["row", "number", "label", "category"]
     ordering = ["row", "number"]
 
 
@@ -58,14 +65,20 @@ class RoomAdmin(admin.ModelAdmin):
             return "-"
         rows: dict[str, list[str]] = {}
         for seat in obj.seats.order_by("row", "number"):
-            rows.setdefault(seat.row, []).append(seat.label)
+            mark = _LAYOUT_MARKS.get(seat.category, " ")
+            rows.setdefault(seat.row, []).append(f"[{seat.label:>4}{mark}]")
         lines = format_html_join(
             "",
             "<div style='font-family:monospace;white-space:nowrap'>{}</div>",
-            ((" ".join(f"[{label:>4}]" for label in labels),) for labels in rows.values()),
+            ((" ".join(cells),) for cells in rows.values()),
+        )
+        legend = ", ".join(
+            f"{mark} {SeatCategory(category).label}" for category, mark in _LAYOUT_MARKS.items()
         )
         return format_html(
-            "<div style='font-family:monospace;text-align:center'>━━━ {} ━━━</div>{}",
+            "<div style='font-family:monospace;text-align:center'>━━━ {} ━━━</div>{}"
+            "<div style='margin-top:.5em'>{}</div>",
             _("screen"),
             lines,
+            legend,
         )

@@ -1,6 +1,6 @@
 from django.db.models import Count, QuerySet
 
-from .models import Cinema, Room, Seat
+from .models import Cinema, Room, Seat, SeatCategory
 
 
 def cinema_list() -> QuerySet[Cinema]:
@@ -21,3 +21,8 @@ def room_seats(room: Room) -> QuerySet[Seat]:
 
 def room_seat_count(room: Room) -> int:
     return room.seats.count()
+
+
+def room_sellable_seat_count(room: Room) -> int:
+    """Seats that can be sold: all but the blocked ones."""
+    return room.seats.exclude(category=SeatCategory.BLOCKED).count()

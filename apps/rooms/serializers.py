@@ -2,7 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .layout import MAX_ROWS, MAX_SEATS_PER_ROW, ROW_PATTERN, SeatPosition, grid
-from .models import Cinema, Room, Seat
+from .models import Cinema, Room, Seat, SeatCategory
 
 
 class CinemaSerializer(serializers.ModelSerializer):
@@ -17,7 +17,7 @@ class CinemaSerializer(serializers.ModelSerializer):
 class SeatSerializer(serializers.ModelSerializer):
     class Meta:
         model = Seat
-        fields = ("id", "row", "number", "label")
+        fields = ("id", "row", "number", "label", "category")
         read_only_fields = fields
 
 
@@ -39,6 +39,15 @@ class RoomDetailSerializer(RoomOutputSerializer):
         read_only_fields = fields
 
 
+def _label_list(help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(max_length=8),
+        required=False,
+        max_length=MAX_ROWS * MAX_SEATS_PER_ROW,
+        help_text=help_text,
+    )
+
+
 class SeatPositionSerializer(serializers.Serializer):
     row = serializers.RegexField(
         ROW_PATTERN, max_length=3, error_messages={"invalid": _("Rows are 1 to 3 capital letters.")}
@@ -56,8 +65,28 @@ class RoomInputSerializer(serializers.Serializer):
         min_value=1, max_value=MAX_SEATS_PER_ROW, required=False
     )
     seats = SeatPositionSerializer(many=True, required=False, max_length=MAX_ROWS * 60)
+    blocked = _label_list(_("Seats out of sale: never reservable."))
+    wheelchair = _label_list(_("Wheelchair spaces."))
+    companion = _label_list(_("Companion seats, next to wheelchair spaces."))
+
+    def _categories(self, attrs: dict) -> dict[str, str]:
+        """{label: category} from the three label lists; a label in two lists is an error."""
+        categories: dict[str, str] = {}
+        for category in (SeatCategory.BLOCKED, SeatCategory.WHEELCHAIR, SeatCategory.COMPANION):
+            for label in attrs.pop(category.value, []):
+                if categories.get(label, category) != category:
+                    raise serializers.ValidationError(
+                        {
+                            category.value: _("Seat %(label)s is in two category lists.")
+                            % {"label": label}
+                        },
+                        code="conflicting_categories",
+                    )
+                categories[label] = category
+        return categories
 
     def validate(self, attrs: dict) -> dict:
+        attrs["categories"] = self._categories(attrs)
         has_grid = "rows" in attrs or "seats_per_row" in attrs
         if has_grid and "seats" in attrs:
             raise serializers.ValidationError(

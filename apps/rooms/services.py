@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
@@ -11,7 +12,7 @@ from apps.core.db import validated_save
 from apps.core.errors import InvalidInput
 
 from .layout import SeatPosition, duplicates
-from .models import Cinema, Room, Seat
+from .models import Cinema, Room, Seat, SeatCategory
 
 
 @transaction.atomic
@@ -27,9 +28,28 @@ def cinema_update(*, cinema: Cinema, data: dict[str, Any]) -> Cinema:
     return validated_save(cinema)
 
 
+def _check_categories(positions: list[SeatPosition], categories: Mapping[str, str]) -> None:
+    unknown = sorted(set(categories) - {p.label for p in positions})
+    if unknown:
+        raise InvalidInput(
+            _("These labels are not seats of the room: %(labels)s.")
+            % {"labels": ", ".join(unknown)},
+            field=categories[unknown[0]],
+            code="unknown_seat_labels",
+        )
+
+
 @transaction.atomic
-def room_create(*, cinema: Cinema, name: str, positions: list[SeatPosition]) -> Room:
-    """Create a room and its seats in one transaction: a room never exists without its layout."""
+def room_create(
+    *,
+    cinema: Cinema,
+    name: str,
+    positions: list[SeatPosition],
+    categories: Mapping[str, str] | None = None,
+) -> Room:
+    """Create a room and its seats in one transaction: a room never exists without its layout.
+    `categories` maps seat labels to a category other than standard (wheelchair, companion,
+    blocked)."""
     if not positions:
         raise InvalidInput(_("A room needs at least one seat."), field="seats", code="no_seats")
     repeated = duplicates(positions)
@@ -39,9 +59,18 @@ def room_create(*, cinema: Cinema, name: str, positions: list[SeatPosition]) -> 
             field="seats",
             code="duplicate_seats",
         )
+    categories = categories or {}
+    _check_categories(positions, categories)
     room = validated_save(Room(cinema=cinema, name=name))
     Seat.objects.bulk_create(
-        Seat(room=room, row=p.row, number=p.number, label=p.label) for p in sorted(positions)
+        Seat(
+            room=room,
+            row=p.row,
+            number=p.number,
+            label=p.label,
+            category=categories.get(p.label, SeatCategory.STANDARD),
+        )
+        for p in sorted(positions)
     )
     return room
 

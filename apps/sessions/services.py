@@ -45,10 +45,10 @@ def session_validate(*, movie: Movie, room: Room, starts_at: datetime) -> dateti
             field="starts_at",
             code="session_too_late",
         )
-    seat_count = room_selectors.room_seat_count(room)
+    seat_count = room_selectors.room_sellable_seat_count(room)
     if seat_count < settings.MIN_SEATS_PER_SESSION:
         raise InvalidInput(
-            _("The room has %(count)d seats; a session needs at least %(min)d.")
+            _("The room has %(count)d seats for sale; a session needs at least %(min)d.")
             % {"count": seat_count, "min": settings.MIN_SEATS_PER_SESSION},
             field="room",
             code="too_few_seats",

@@ -20,7 +20,10 @@ def test_seat_map_lists_every_seat_available(api):
     seats = response.json()
     assert isinstance(seats, list)  # one unpaginated list
     assert len(seats) == 20
-    assert all(set(seat) == {"id", "label", "row", "number", "status"} for seat in seats)
+    assert all(
+        set(seat) == {"id", "label", "row", "number", "category", "status"} for seat in seats
+    )
+    assert {seat["category"] for seat in seats} == {"standard"}
     assert {seat["status"] for seat in seats} == {"available"}
     assert [seat["label"] for seat in seats] == [f"{r}{n}" for r in "ABCD" for n in range(1, 6)]
     assert [(seat["row"], seat["number"]) for seat in seats][:6] == [

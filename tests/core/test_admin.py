@@ -4,7 +4,10 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from tests.factories import MovieFactory, UserFactory, make_room, make_session
+from apps.rooms import services as room_services
+from apps.rooms.layout import grid
+from apps.rooms.models import Room
+from tests.factories import CinemaFactory, MovieFactory, UserFactory, make_room, make_session
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +75,20 @@ def test_room_change_page_shows_the_seat_layout(admin_client):
     html = response.content.decode()
     assert "━━━" in html  # the screen line
     for row in "AB":
-        assert " ".join(f"[{row + str(n):>4}]" for n in range(1, 4)) in html  # [  A1] [  A2]...
+        assert " ".join(f"[{row + str(n):>4} ]" for n in range(1, 4)) in html  # [  A1 ] [  A2 ]...
+
+
+def test_the_seat_layout_marks_each_category(admin_client):
+    room = room_services.room_create(
+        cinema=CinemaFactory(),
+        name="Sala 7",
+        positions=grid(1, 4),
+        categories={"A1": "wheelchair", "A2": "companion", "A4": "blocked"},
+    )
+
+    html = admin_client.get(url(Room, "change", room.pk)).content.decode()
+
+    assert "[  A1♿] [  A2+] [  A3 ] [  A4✕]" in html
 
 
 def test_admin_search_and_filters(admin_client):
