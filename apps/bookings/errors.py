@@ -13,6 +13,14 @@ class SeatsUnavailable(Conflict):
         self.seat_ids = sorted(set(seat_ids))
 
 
+class HalfPriceSoldOut(Conflict):
+    code = "half_price_sold_out"
+    default_detail = _("No half-price places are left for this session. Choose full price.")
+
+    def __init__(self, *, left: int) -> None:
+        super().__init__(extra={"half_price_left": left})
+
+
 class SeatsBusy(Busy):
     """A lock wait ran out under heavy contention; the client may retry at once."""
 

@@ -5,9 +5,11 @@
    ever deleted by their owner (compare-and-delete).
 2. PostgreSQL: the session-seat rows are locked in primary-key order (`ORDER BY id FOR UPDATE`),
    then the reservations found on them, also in primary-key order, so two transactions can never
-   wait on each other in a cycle. A sale then takes its session row FOR KEY SHARE, which sales
-   share and a cancellation waits for. The payments app locks a payment (and its sale) before
-   the reservation it pays.
+   wait on each other in a cycle. A hold with half-price seats then takes the session's
+   half-price lock (an advisory lock), so the places left are counted under it. A sale then
+   takes its session row FOR KEY SHARE, which sales share and a cancellation waits for; so does
+   a check-in at the door. The payments app locks a payment (and its sale) before the
+   reservation it pays.
 
 Redis is never the only guard: when it is down or slow the fast path reports "unknown" and the
 database alone decides.
@@ -127,7 +129,7 @@ def release_seat_keys(*, session_id: int, seat_ids: Iterable[int], owner: uuid.U
 
 # One statement, without the ORM's query compiler: this runs for every hold of a rush.
 _LOCK_SEATS_SQL = """
-SELECT ss.id, ss.seat_id, seat.label, s.status, s.starts_at, s.ends_at, s.price,
+SELECT ss.id, ss.seat_id, seat.label, ss.category, s.status, s.starts_at, s.ends_at, s.price,
        s.movie_id, s.room_id
 FROM {session_seat} ss
 JOIN {seat} seat ON seat.id = ss.seat_id
@@ -157,7 +159,7 @@ def lock_session_seats(*, session_id: int, seat_ids: list[int]) -> list[SessionS
         return []
     # Instances as the ORM builds them from rows: the fields not read here are deferred, so
     # touching one queries it rather than reading a silent None.
-    status, starts_at, ends_at, price, movie_id, room_id = rows[0][3:]
+    status, starts_at, ends_at, price, movie_id, room_id = rows[0][4:]
     session = from_row(
         Session,
         id=session_id,
@@ -169,12 +171,29 @@ def lock_session_seats(*, session_id: int, seat_ids: list[int]) -> list[SessionS
         room_id=room_id,
     )
     seats = []
-    for seat_id, room_seat_id, label, *_ in rows:
-        seat = from_row(SessionSeat, id=seat_id, session_id=session_id, seat_id=room_seat_id)
+    for seat_id, room_seat_id, label, category, *_ in rows:
+        seat = from_row(
+            SessionSeat, id=seat_id, session_id=session_id, seat_id=room_seat_id, category=category
+        )
         seat.session = session
         seat.seat = from_row(Seat, id=room_seat_id, label=label)
         seats.append(seat)
     return seats
+
+
+# The first key of the half-price lock ("MEIA"), the second being the session id.
+_HALF_PRICE_LOCK_NAMESPACE = 0x4D454941
+
+
+def lock_half_price_places(session_id: int) -> None:
+    """Serialise the half-price holds of one session until the transaction ends, so that the
+    count of places left is true when the hold is written. A transaction-scoped advisory lock:
+    it waits at most the lock timeout, and nothing else of the session waits for it. Taken
+    after the seat and reservation rows."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s::int)", [_HALF_PRICE_LOCK_NAMESPACE, session_id]
+        )
 
 
 _SESSION_FOR_SALE_SQL = "SELECT status FROM {session} WHERE id = %s FOR KEY SHARE"

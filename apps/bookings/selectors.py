@@ -5,13 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.api.permissions import user_has_perms
 from apps.core.errors import NotFound
-from apps.sessions.models import Session
+from apps.sessions import pricing
+from apps.sessions.models import Session, SessionSeat
 
 from .models import Reservation, ReservationSeat
 
@@ -70,6 +73,34 @@ def active_holds_on(seat_ids: list[int]) -> list[ReservationSeat]:
     ]
 
 
+# Live half-price seats only: a hold past its deadline gives its place back at once.
+_HALF_PRICE_SQL = """
+SELECT
+  (SELECT count(*) FROM {session_seat} WHERE session_id = %(session)s AND category <> 'blocked'),
+  (SELECT count(*)
+   FROM {session_seat} ss
+   JOIN {reservation_seat} rs ON rs.session_seat_id = ss.id
+   JOIN {reservation} r ON r.id = rs.reservation_id
+   WHERE ss.session_id = %(session)s AND rs.is_active AND rs.ticket_type = 'half'
+     AND (r.status <> 'pending' OR r.expires_at > %(now)s))
+"""
+
+
+def half_price_places(session_id: int, now: datetime) -> tuple[int, int]:
+    """How many seats of the session may be half price at once, and how many are held or sold
+    as half price right now."""
+    sql = _HALF_PRICE_SQL.format(
+        session_seat=SessionSeat._meta.db_table,
+        reservation_seat=ReservationSeat._meta.db_table,
+        reservation=Reservation._meta.db_table,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"session": session_id, "now": now})
+        sellable, taken = cursor.fetchone()
+    places = pricing.half_price_places(sellable_seats=sellable, share=settings.HALF_PRICE_SHARE)
+    return places, taken
+
+
 def effective_status(reservation: Reservation) -> str:
     if reservation.is_overdue(timezone.now()):
         return Reservation.Status.EXPIRED
@@ -84,9 +115,12 @@ def reservation_queryset() -> QuerySet[Reservation]:
 
 
 def reservation_for(*, reservation_id: uuid.UUID, user) -> Reservation:
-    """The reservation if `user` owns it or is staff; 404 otherwise (never reveal others')."""
+    """The reservation if `user` owns it or may view anyone's; 404 otherwise (never reveal
+    others')."""
     reservation = reservation_queryset().filter(pk=reservation_id).first()
-    if reservation is None or not (user.is_staff or reservation.user_id == user.id):
+    if reservation is None or not (
+        reservation.user_id == user.id or user_has_perms(user, "bookings.view_reservation")
+    ):
         raise NotFound(_("Reservation not found."))
     return reservation
 

@@ -1,26 +1,64 @@
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+
+from apps.rooms.models import SeatCategory
+from apps.sessions.pricing import TicketType
 
 from .models import Reservation, ReservationSeat
 from .selectors import effective_status
 
 
+class TicketChoiceSerializer(serializers.Serializer):
+    seat = serializers.IntegerField(min_value=1, help_text="Session-seat id from the seat map.")
+    type = serializers.ChoiceField(
+        choices=TicketType.choices,
+        default=TicketType.FULL,
+        help_text="`half`: half price (meia-entrada), for buyers the law entitles to it.",
+    )
+
+
 class ReservationInputSerializer(serializers.Serializer):
+    """`seats` (all full price) or `tickets` (a type per seat), not both."""
+
     session = serializers.IntegerField(min_value=1)
     seats = serializers.ListField(
         child=serializers.IntegerField(min_value=1),
         allow_empty=False,
         max_length=100,
-        help_text="Session-seat ids from the seat map (at most MAX_SEATS_PER_RESERVATION, 10).",
+        required=False,
+        help_text="Session-seat ids from the seat map (at most MAX_SEATS_PER_RESERVATION, 10), "
+        "all full price.",
     )
+    tickets = TicketChoiceSerializer(
+        many=True,
+        allow_empty=False,
+        max_length=100,
+        required=False,
+        help_text="Instead of `seats`: each seat with its ticket type.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if ("seats" in attrs) == ("tickets" in attrs):
+            raise serializers.ValidationError(
+                _("Give either seats or tickets, not both."), code="seats_or_tickets"
+            )
+        tickets = attrs.pop("tickets", None)
+        if tickets is not None:
+            attrs["seats"] = [ticket["seat"] for ticket in tickets]
+            attrs["half_price"] = [t["seat"] for t in tickets if t["type"] == TicketType.HALF]
+        else:
+            attrs["half_price"] = []
+        return attrs
 
 
 class ReservedSeatSerializer(serializers.ModelSerializer):
     id = serializers.IntegerField(source="session_seat_id")
     label = serializers.CharField(source="session_seat.seat.label")
+    type = serializers.ChoiceField(source="ticket_type", choices=TicketType.choices)
 
     class Meta:
         model = ReservationSeat
-        fields = ("id", "label")
+        fields = ("id", "label", "type", "price")
 
 
 class ReservationOutputSerializer(serializers.ModelSerializer):
@@ -42,4 +80,8 @@ class SeatMapEntrySerializer(serializers.Serializer):
     label = serializers.CharField()
     row = serializers.CharField()
     number = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["available", "held", "sold"])
+    category = serializers.ChoiceField(choices=SeatCategory.choices)
+    status = serializers.ChoiceField(
+        choices=["available", "held", "sold", "blocked"],
+        help_text="`blocked`: out of sale (category `blocked`), never reservable.",
+    )

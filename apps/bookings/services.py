@@ -6,8 +6,10 @@ Lock order (see locks.py): Redis keys, then session-seat rows by id, then reserv
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import structlog
 from django.conf import settings
@@ -20,12 +22,15 @@ from apps.core.errors import InvalidInput, NotFound
 from apps.core.locking import busy_as, is_lock_timeout
 from apps.core.prefetch import attach_prefetched
 from apps.events import outbox
+from apps.rooms.models import SeatCategory
 from apps.sessions import selectors as session_selectors
 from apps.sessions.models import Session, SessionSeat
+from apps.sessions.pricing import TicketType
 
 from . import event_types as booking_events
 from . import locks, metrics, seat_map_cache, selectors
 from .errors import (
+    HalfPriceSoldOut,
     ReservationAlreadyConfirmed,
     ReservationBusy,
     ReservationExpired,
@@ -34,7 +39,7 @@ from .errors import (
     SeatsUnavailable,
     SessionNotOpen,
 )
-from .models import ONE_ACTIVE_HOLD_PER_SEAT, Reservation, ReservationSeat
+from .models import ONE_ACTIVE_HOLD_PER_SEAT, SEAT_NOT_BLOCKED, Reservation, ReservationSeat
 
 logger = structlog.get_logger(__name__)
 
@@ -181,18 +186,29 @@ WITH reservation AS (
   VALUES (%s, %s, %s, %s, %s, %s, %s)
   RETURNING id
 )
-INSERT INTO {reservation_seat} (reservation_id, session_seat_id, price, is_active)
-SELECT reservation.id, seat.id, %s, TRUE
-FROM reservation, unnest(%s::bigint[]) AS seat(id)
+INSERT INTO {reservation_seat} (reservation_id, session_seat_id, ticket_type, price, is_active)
+SELECT reservation.id, seat.id, seat.ticket_type, seat.price, TRUE
+FROM reservation, unnest(%s::bigint[], %s::varchar[], %s::numeric[])
+  AS seat(id, ticket_type, price)
 RETURNING id, session_seat_id
 """
 
 
 def _insert_hold(
-    *, reservation_id: uuid.UUID, user, session: Session, seats: list[SessionSeat], now: datetime
+    *,
+    reservation_id: uuid.UUID,
+    user,
+    session: Session,
+    seats: list[SessionSeat],
+    half_price: Collection[int],
+    now: datetime,
 ) -> tuple[Reservation, list[ReservationSeat]]:
-    """Write a new reservation and its seats; returns them as the ORM builds rows it read
-    (`from_db`), with the session, user and seats they point at attached."""
+    """Write a new reservation and its seats, each with its ticket type and the price of that
+    type now; returns them as the ORM builds rows it read (`from_db`), with the session, user
+    and seats they point at attached."""
+    prices = session.prices
+    types = [TicketType.HALF if seat.id in half_price else TicketType.FULL for seat in seats]
+    seat_prices = [prices[ticket_type] for ticket_type in types]
     # In the order of _INSERT_HOLD_SQL's columns.
     row = {
         "id": reservation_id,
@@ -200,26 +216,30 @@ def _insert_hold(
         "session_id": session.id,
         "status": Reservation.Status.PENDING,
         "expires_at": now + timedelta(seconds=settings.RESERVATION_TTL_SECONDS),
-        "total": session.price * len(seats),
+        "total": sum(seat_prices, Decimal(0)),
         "created_at": now,
     }
     sql = _INSERT_HOLD_SQL.format(
         reservation=Reservation._meta.db_table, reservation_seat=ReservationSeat._meta.db_table
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*row.values(), session.price, [seat.id for seat in seats]])
+        cursor.execute(
+            sql,
+            [*row.values(), [seat.id for seat in seats], [str(t) for t in types], seat_prices],
+        )
         ids = {session_seat_id: pk for pk, session_seat_id in cursor.fetchall()}
     reservation = from_row(Reservation, **row)
     reservation.user = user
     reservation.session = session
     held = []
-    for seat in seats:
+    for seat, ticket_type, price in zip(seats, types, seat_prices, strict=True):
         row = from_row(
             ReservationSeat,
             id=ids[seat.id],
             reservation_id=reservation_id,
             session_seat_id=seat.id,
-            price=session.price,
+            ticket_type=ticket_type,
+            price=price,
             is_active=True,
         )
         row.reservation = reservation
@@ -228,26 +248,55 @@ def _insert_hold(
     return reservation, held
 
 
+def _check_half_price_places(session_id: int, wanted: int, now: datetime) -> None:
+    """Refuse the hold if the session has fewer half-price places left than it asks for. The
+    count runs under the session's half-price lock, so racing buyers see each other's holds."""
+    locks.lock_half_price_places(session_id)
+    places, taken = selectors.half_price_places(session_id, now)
+    if taken + wanted > places:
+        raise HalfPriceSoldOut(left=max(places - taken, 0))
+
+
 def _reserve_in_database(
-    *, reservation_id: uuid.UUID, user, session: Session, seat_ids: list[int]
+    *,
+    reservation_id: uuid.UUID,
+    user,
+    session: Session,
+    seat_ids: list[int],
+    half_price: Collection[int],
 ) -> Reservation:
     with transaction.atomic():
         seats = locks.lock_session_seats(session_id=session.id, seat_ids=seat_ids)
         # The lock query only finds seats of this session: what it misses is not one (a 400, and
         # the transaction and the Redis keys are given back like any other failure).
         _check_seats_belong(seat_ids, {seat.id for seat in seats})
+        blocked = [seat.id for seat in seats if seat.category == SeatCategory.BLOCKED]
+        if blocked:
+            raise SeatsUnavailable(blocked)
         # The row as it is now (read with the seats): the one checked before may be a second old.
         session = seats[0].session
         _check_open(session)
         now = timezone.now()
         _free_overdue_holders(seat_ids, now)
-        # The partial unique index is the last guard: even a bug above cannot double-hold a seat.
-        # The error leaves the whole transaction, so no savepoint is needed around the insert.
+        if half_price:
+            _check_half_price_places(session.id, len(half_price), now)
+
+        # The partial unique index and the blocked-seat trigger are the last guards: even a bug
+        # above cannot double-hold a seat or hold a blocked one. The error leaves the whole
+        # transaction, so no savepoint is needed around the insert.
+        def refused() -> SeatsUnavailable:
+            return SeatsUnavailable(seat_ids)
+
         with constraint_errors(
-            {ONE_ACTIVE_HOLD_PER_SEAT: lambda: SeatsUnavailable(seat_ids)}, savepoint=False
+            {ONE_ACTIVE_HOLD_PER_SEAT: refused, SEAT_NOT_BLOCKED: refused}, savepoint=False
         ):
             reservation, held = _insert_hold(
-                reservation_id=reservation_id, user=user, session=session, seats=seats, now=now
+                reservation_id=reservation_id,
+                user=user,
+                session=session,
+                seats=seats,
+                half_price=half_price,
+                now=now,
             )
 
         _keep_seat_keys_on_commit(reservation, seat_ids)
@@ -269,10 +318,21 @@ def _reserve_in_database(
     return reservation
 
 
-def reservation_create(*, user, session_id: int, seat_ids: list[int]) -> Reservation:
-    """Hold the seats for the user, all or none, until the reservation's `expires_at`."""
+def reservation_create(
+    *, user, session_id: int, seat_ids: list[int], half_price: Collection[int] = ()
+) -> Reservation:
+    """Hold the seats for the user, all or none, until the reservation's `expires_at`. The
+    seats in `half_price` are half-price tickets (at most `HALF_PRICE_SHARE` of the session's
+    seats are, at once); the others full price."""
     session = _open_session(session_id)
     _check_seat_count(seat_ids)
+    half_price = frozenset(half_price)
+    if not half_price <= set(seat_ids):
+        raise InvalidInput(
+            _("Half-price seats must be seats of the reservation."),
+            field="tickets",
+            code="invalid_seats",
+        )
     reservation_id = uuid.uuid4()
     # Keys exist only for seats of live or in-flight holds: a loser is refused before any query
     # beyond the session, and without touching the seat rows.
@@ -291,7 +351,11 @@ def reservation_create(*, user, session_id: int, seat_ids: list[int]) -> Reserva
         raise SeatsUnavailable(taken)
     try:
         reservation = _reserve_in_database(
-            reservation_id=reservation_id, user=user, session=session, seat_ids=seat_ids
+            reservation_id=reservation_id,
+            user=user,
+            session=session,
+            seat_ids=seat_ids,
+            half_price=half_price,
         )
     except BaseException as exc:
         # Exactly the keys this request took, and only if they are still ours.

@@ -35,7 +35,10 @@ class ReservationCreateView(APIView):
         summary="Hold seats of a session",
         description=(
             "Holds all the seats or none until `expires_at` (30 s by default). Losers of a race "
-            "get 409 `seats_unavailable` listing the taken seat ids in `unavailable_seats`."
+            "get 409 `seats_unavailable` listing the taken seat ids in `unavailable_seats`. "
+            "Send `seats` (all full price) or `tickets` with a type per seat: at most "
+            "`HALF_PRICE_SHARE` (40 %) of a session's seats are held or sold as half price at "
+            "once. Each seat's type and price are fixed when it is held."
         ),
         parameters=[IDEMPOTENCY_KEY_HEADER],
         request=ReservationInputSerializer,
@@ -48,9 +51,11 @@ class ReservationCreateView(APIView):
                 409,
                 422,
                 429,
-                s400="Invalid input: `invalid`, `duplicate_seats`, `too_many_seats`, "
-                "`invalid_seats` (not of this session), `session_not_open`.",
-                s409="`seats_unavailable` (member `unavailable_seats`), `seats_busy` or "
+                s400="Invalid input: `invalid` (e.g. both `seats` and `tickets`), "
+                "`duplicate_seats`, `too_many_seats`, `invalid_seats` (not of this session), "
+                "`session_not_open`.",
+                s409="`seats_unavailable` (member `unavailable_seats`; also for a blocked seat), "
+                "`half_price_sold_out` (member `half_price_left`), `seats_busy` or "
                 "`idempotency_key_in_use` (both with `Retry-After`).",
             ),
         },
@@ -64,6 +69,7 @@ class ReservationCreateView(APIView):
                 user=request.user,
                 session_id=data.validated_data["session"],
                 seat_ids=data.validated_data["seats"],
+                half_price=data.validated_data["half_price"],
             )
             body = ReservationOutputSerializer(reservation).data
             return Response(

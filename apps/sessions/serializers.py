@@ -11,13 +11,21 @@ from apps.rooms.serializers import RoomSummarySerializer
 from .models import Session
 
 
+class PricesSerializer(serializers.Serializer):
+    full = serializers.DecimalField(max_digits=8, decimal_places=2)
+    half = serializers.DecimalField(
+        max_digits=8, decimal_places=2, help_text="Half price (meia-entrada), rounded down."
+    )
+
+
 class SessionOutputSerializer(serializers.ModelSerializer):
     movie = MovieSummarySerializer(read_only=True)
     room = RoomSummarySerializer(read_only=True)
+    prices = PricesSerializer(read_only=True, help_text="What each ticket type costs.")
 
     class Meta:
         model = Session
-        fields = ("id", "movie", "room", "starts_at", "ends_at", "price", "status")
+        fields = ("id", "movie", "room", "starts_at", "ends_at", "price", "prices", "status")
         read_only_fields = fields
 
 

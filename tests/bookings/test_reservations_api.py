@@ -62,7 +62,10 @@ def test_create_holds_the_seats(user_api, user, session, settings):
     assert body == {
         "id": str(reservation.id),
         "session": session.id,
-        "seats": [{"id": seat_id, "label": labels[seat_id]} for seat_id in seats],
+        "seats": [
+            {"id": seat_id, "label": labels[seat_id], "type": "full", "price": "25.00"}
+            for seat_id in seats
+        ],
         "status": "pending",
         "expires_at": body["expires_at"],
         "total": "50.00",

@@ -78,6 +78,7 @@ def test_retrieve(api):
         "starts_at": body["starts_at"],
         "ends_at": body["ends_at"],
         "price": "31.50",
+        "prices": {"full": "31.50", "half": "15.75"},
         "status": "scheduled",
     }
     assert datetime.fromisoformat(body["starts_at"]) == local(1, 19)
@@ -191,7 +192,7 @@ def test_room_with_fewer_than_16_seats_is_rejected(staff_api, movie):
     response = staff_api.post("/api/v1/sessions", payload(movie, small), HTTP_ACCEPT_LANGUAGE="en")
 
     body = assert_problem(response, 400, "too_few_seats")
-    assert body["detail"] == "The room has 15 seats; a session needs at least 16."
+    assert body["detail"] == "The room has 15 seats for sale; a session needs at least 16."
     assert field_errors(body) == {"room": "too_few_seats"}
     assert db_state() == before
 
