@@ -19,9 +19,11 @@ import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from apps.bookings import services as booking_services
 from bench.tokens import session_token_for
@@ -63,8 +65,12 @@ def seed_world() -> dict:
     seats = list(session.seats.order_by("id").values_list("id", flat=True))
     sale = make_sale(user=user, session=session, seat_ids=seats[:2])
     held = booking_services.reservation_create(
-        user=user, session_id=session.id, seat_ids=seats[2:4]
+        user=user, session_id=session.id, seat_ids=seats[2:4], half_price=seats[3:4]
     )
+    # A session whose door is open: its tickets can be checked in.
+    tonight = make_session(starts_at=timezone.now() + timedelta(minutes=30))
+    door_sale = make_sale(user=user, session=tonight, seats=2)
+    tickets = [*sale.tickets.all(), *door_sale.tickets.all()]
     room = session.room
     return {
         "user": user,
@@ -77,6 +83,9 @@ def seed_world() -> dict:
             "seat": seats[2:8],
             "reservation": [str(held.id), str(sale.reservation_id)],
             "user": [user.id, staff.id],
+            "ticket": [str(ticket.id) for ticket in tickets],
+            "code": [ticket.code for ticket in tickets],
+            "sale": [str(sale.id)],
         },
     }
 
@@ -102,7 +111,14 @@ def write_config(path: Path, ids: dict[str, list]) -> Path:
         r"^/api/v1/sessions/\{session_id\}/stats$": {"path.session_id": "session"},
         r"^/api/v1/reservations/\{reservation_id\}": {"path.reservation_id": "reservation"},
         r"^/api/v1/users/\{user_id\}/purchases$": {"path.user_id": "user"},
-        r"^/api/v1/reservations$": {"body.session": "session", "body.seats[*]": "seat"},
+        r"^/api/v1/reservations$": {
+            "body.session": "session",
+            "body.seats[*]": "seat",
+            "body.tickets[*].seat": "seat",
+        },
+        r"^/api/v1/tickets/\{ticket_id\}/qr.svg$": {"path.ticket_id": "ticket"},
+        r"^/api/v1/checkins$": {"body.code": "code"},
+        r"^/api/v1/sales/\{sale_id\}/refund$": {"path.sale_id": "sale"},
         r"^/api/v1/sessions$": {
             "body.movie": "movie",
             "body.room": "room",
