@@ -42,7 +42,7 @@ def scan_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpRespon
         else:
             model_admin.message_user(
                 request,
-                _("Let in: seat %(seat)s, %(session)s (%(type)s), at %(time)s.")
+                _("Let in at %(time)s: seat %(seat)s, %(type)s, %(session)s.")
                 % {
                     "seat": ticket.session_seat.seat.label,
                     "session": ticket.sale.session,

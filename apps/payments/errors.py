@@ -91,7 +91,7 @@ class TicketAlreadyUsed(Conflict):
 
     def __init__(self, checked_in_at: datetime) -> None:
         super().__init__(
-            _("This ticket was already used at %(time)s.")
+            _("This ticket was already used (at %(time)s).")
             % {"time": formats.time_format(timezone.localtime(checked_in_at), "TIME_FORMAT")},
             extra={"checked_in_at": _instant(checked_in_at)},
         )
