@@ -190,9 +190,12 @@ def lock_half_price_places(session_id: int) -> None:
     count of places left is true when the hold is written. A transaction-scoped advisory lock:
     it waits at most the lock timeout, and nothing else of the session waits for it. Taken
     after the seat and reservation rows."""
+    # The second key is 32 bits and session ids are 64: ids 2^31-1 apart share a lock, which
+    # only makes them wait for each other, never lets two holds of one session count at once.
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s::int)", [_HALF_PRICE_LOCK_NAMESPACE, session_id]
+            "SELECT pg_advisory_xact_lock(%s, mod(%s::bigint, 2147483647)::int)",
+            [_HALF_PRICE_LOCK_NAMESPACE, session_id],
         )
 
 

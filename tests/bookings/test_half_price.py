@@ -6,9 +6,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from rest_framework.test import APIClient
 
-from apps.bookings import services
+from apps.bookings import locks, services
 from apps.bookings.models import Reservation, ReservationSeat
 from apps.payments import refunds
 from apps.payments import services as payment_services
@@ -234,3 +235,11 @@ def test_cancelled_expired_and_refunded_holds_give_their_places_back(settings):
     free = seat_ids(session, 3, offset=10)
     response = reserve_tickets(client_as(UserFactory()), session.id, [half(s) for s in free])
     assert response.status_code == 201, response.content
+
+
+@pytest.mark.django_db
+def test_the_half_price_lock_takes_any_session_id():
+    # Session ids are 64-bit; the advisory lock's second key is 32-bit.
+    with transaction.atomic():
+        for session_id in (1, 2**31 - 1, 2**31, 1_646_602_660_897, 2**63 - 1):
+            locks.lock_half_price_places(session_id)
