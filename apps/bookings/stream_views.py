@@ -1,0 +1,207 @@
+"""GET /api/v1/sessions/{id}/seats/stream: the live seat map as server-sent events.
+
+An async view, served by the ASGI stream server (`make stream`; uvicorn): an open stream is a
+coroutine waiting on its queue, never a thread. Database and cache reads at connect time run in
+a thread (sync_to_async); after that a stream only waits for events from this process's hub
+(seat_stream_hub), which alone reads Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.db import close_old_connections, connection
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.throttling import BaseThrottle
+
+from apps.api.openapi import problems
+from apps.core.problems import problem_json_response
+from apps.sessions.models import Session
+
+from . import metrics
+from .seat_map import seat_map_json
+from .seat_stream_hub import Listener, format_id, hub, parse_id, valid_id
+
+# A dropped client that does not even take its `dropped` event is cut off after this long.
+_DROP_GRACE_SECONDS = 5.0
+
+# Open streams per client IP in this process.
+_open_by_ip: Counter[str] = Counter()
+
+
+def _session_terms(session_id: int) -> tuple[str, datetime] | None:
+    """(status, starts_at) of the session, or None; in a thread, on a connection closed after."""
+    try:
+        row = Session.objects.filter(pk=session_id).values_list("status", "starts_at").first()
+        return row
+    finally:
+        connection.close()
+
+
+def _snapshot(session_id: int) -> bytes | None:
+    try:
+        return seat_map_json(session_id)
+    finally:
+        close_old_connections()
+        connection.close()
+
+
+def _sse(event: str, data: bytes, event_id: str | None = None) -> bytes:
+    head = b"id: %s\n" % event_id.encode() if event_id is not None else b""
+    return head + b"event: %s\ndata: %s\n\n" % (event.encode(), data)
+
+
+async def _events(
+    session_id: int, starts_at: datetime, last_event_id: str | None, ip: str
+) -> AsyncIterator[bytes]:
+    """The stream's body: snapshot or replay, then every change until the session starts or
+    ends, with a comment line while nothing happens."""
+    the_hub = hub()
+    listener = Listener(session_id)
+    task = asyncio.current_task()
+    cutoff: asyncio.TimerHandle | None = None
+    _open_by_ip[ip] += 1
+    metrics.SEAT_STREAMS_OPEN.inc()
+    try:
+        top = await the_hub.last_id(session_id)
+        the_hub.subscribe(listener, top)  # first: from here on nothing after `top` is missed
+        replay = None
+        if last_event_id is not None and valid_id(last_event_id):
+            replay = await the_hub.entries_after(session_id, parse_id(last_event_id))
+        if replay is None:
+            body = await sync_to_async(_snapshot, thread_sensitive=False)(session_id)
+            if body is None:
+                return
+            yield _sse("snapshot", body, format_id(top))
+            metrics.SEAT_STREAM_EVENTS.labels(event="snapshot").inc()
+            sent = top
+        else:
+            sent = parse_id(last_event_id)
+            for event in replay:
+                yield event.chunk
+                metrics.SEAT_STREAM_EVENTS.labels(event="end" if event.end else "seats").inc()
+                sent = event.id
+                if event.end:
+                    return
+        keepalive = settings.SSE_KEEPALIVE_SECONDS
+        while True:
+            until_start = (starts_at - timezone.now()).total_seconds()
+            if until_start <= 0:
+                yield _sse("end", b'{"reason": "session_started"}')
+                metrics.SEAT_STREAM_EVENTS.labels(event="end").inc()
+                return
+            try:
+                event = await asyncio.wait_for(listener.next(), min(keepalive, until_start))
+            except TimeoutError:
+                if (starts_at - timezone.now()).total_seconds() > 0:
+                    yield b": keep-alive\n\n"
+                continue
+            if event is None:  # dropped by the hub
+                # A client too slow to take even this is cut off (its task cancelled).
+                cutoff = asyncio.get_running_loop().call_later(_DROP_GRACE_SECONDS, task.cancel)
+                data = b'{"reason": "%s", "last_event_id": "%s"}' % (
+                    (listener.dropped or "").encode(),
+                    format_id(sent).encode(),
+                )
+                yield _sse("dropped", data)
+                metrics.SEAT_STREAM_EVENTS.labels(event="dropped").inc()
+                return
+            if event.id <= sent:
+                continue  # already replayed
+            yield event.chunk
+            sent = event.id
+            if event.committed_at is not None:
+                metrics.SEAT_STREAM_DELIVERY.observe(max(0.0, time.time() - event.committed_at))
+            metrics.SEAT_STREAM_EVENTS.labels(event="end" if event.end else "seats").inc()
+            if event.end:
+                return
+    finally:
+        if cutoff is not None:
+            cutoff.cancel()
+        the_hub.unsubscribe(listener)
+        metrics.SEAT_STREAMS_OPEN.dec()
+        _open_by_ip[ip] -= 1
+        if _open_by_ip[ip] <= 0:
+            del _open_by_ip[ip]
+
+
+@extend_schema(
+    summary="Live seat map (server-sent events)",
+    description=(
+        "A `text/event-stream`, served by the stream server (ASGI). First an event `snapshot` "
+        "whose data is the seat map (as `GET /sessions/{id}/seats`), then an event `seats` with "
+        'data `{"seats": [{"id", "status"}]}` for every committed change: `held` (a hold), '
+        "`available` (expiry, cancellation, refund), `sold` (a payment). Event ids increase; "
+        "reconnect with `Last-Event-ID` to get what was missed, or a fresh `snapshot` when it "
+        "is too old. A comment line `: keep-alive` every 15 s. The stream ends with an event "
+        '`end` (`{"reason": "session_started"|"session_cancelled"}`); a client that does not '
+        'keep up gets `dropped` (`{"reason", "last_event_id"}`) and should reconnect. A session '
+        "that has started or is cancelled answers 204 (an EventSource then stops retrying)."
+    ),
+    parameters=[
+        OpenApiParameter(
+            "Last-Event-ID",
+            OpenApiTypes.STR,
+            OpenApiParameter.HEADER,
+            description="The id of the last event received, to resume after it.",
+        )
+    ],
+    responses={
+        (200, "text/event-stream"): OpenApiResponse(
+            OpenApiTypes.STR, description="The event stream."
+        ),
+        204: OpenApiResponse(description="The session has started or is cancelled."),
+        **problems(
+            404,
+            429,
+            s429="`too_many_streams`: the client's address has `SSE_MAX_STREAMS_PER_IP` open.",
+        ),
+    },
+    tags=["sessions"],
+    operation_id="session_seats_stream",
+)
+async def seat_map_stream(request: HttpRequest, id: int) -> HttpResponse:
+    if not isinstance(request, ASGIRequest):
+        # A WSGI instance would hold a thread per stream (and buffer it): nginx sends this path
+        # to the stream server; reaching a WSGI instance is a routing mistake, said clearly.
+        return problem_json_response(
+            status=503,
+            code="stream_server_only",
+            detail=_("The live seat map is served by the stream server."),
+            request=request,
+        )
+    terms = await sync_to_async(_session_terms, thread_sensitive=False)(id)
+    if terms is None:
+        return problem_json_response(
+            status=404, code="not_found", detail=_("Session not found."), request=request
+        )
+    status, starts_at = terms
+    if status == Session.Status.CANCELLED or starts_at <= timezone.now():
+        return HttpResponse(status=204)
+    ip = BaseThrottle().get_ident(request)
+    if _open_by_ip[ip] >= settings.SSE_MAX_STREAMS_PER_IP:
+        metrics.SEAT_STREAM_REFUSED.inc()
+        return problem_json_response(
+            status=429,
+            code="too_many_streams",
+            detail=_("Too many open streams from this address."),
+            request=request,
+        )
+    response = StreamingHttpResponse(
+        _events(id, starts_at, request.headers.get("Last-Event-ID"), ip),
+        content_type="text/event-stream",
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    return response
