@@ -23,7 +23,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
 
 from apps.api.openapi import problems
 from apps.core.problems import problem_json_response
@@ -136,41 +140,6 @@ async def _events(
             del _open_by_ip[ip]
 
 
-@extend_schema(
-    summary="Live seat map (server-sent events)",
-    description=(
-        "A `text/event-stream`, served by the stream server (ASGI). First an event `snapshot` "
-        "whose data is the seat map (as `GET /sessions/{id}/seats`), then an event `seats` with "
-        'data `{"seats": [{"id", "status"}]}` for every committed change: `held` (a hold), '
-        "`available` (expiry, cancellation, refund), `sold` (a payment). Event ids increase; "
-        "reconnect with `Last-Event-ID` to get what was missed, or a fresh `snapshot` when it "
-        "is too old. A comment line `: keep-alive` every 15 s. The stream ends with an event "
-        '`end` (`{"reason": "session_started"|"session_cancelled"}`); a client that does not '
-        'keep up gets `dropped` (`{"reason", "last_event_id"}`) and should reconnect. A session '
-        "that has started or is cancelled answers 204 (an EventSource then stops retrying)."
-    ),
-    parameters=[
-        OpenApiParameter(
-            "Last-Event-ID",
-            OpenApiTypes.STR,
-            OpenApiParameter.HEADER,
-            description="The id of the last event received, to resume after it.",
-        )
-    ],
-    responses={
-        (200, "text/event-stream"): OpenApiResponse(
-            OpenApiTypes.STR, description="The event stream."
-        ),
-        204: OpenApiResponse(description="The session has started or is cancelled."),
-        **problems(
-            404,
-            429,
-            s429="`too_many_streams`: the client's address has `SSE_MAX_STREAMS_PER_IP` open.",
-        ),
-    },
-    tags=["sessions"],
-    operation_id="session_seats_stream",
-)
 async def seat_map_stream(request: HttpRequest, id: int) -> HttpResponse:
     if not isinstance(request, ASGIRequest):
         # A WSGI instance would hold a thread per stream (and buffer it): nginx sends this path
@@ -205,3 +174,58 @@ async def seat_map_stream(request: HttpRequest, id: int) -> HttpResponse:
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
     return response
+
+
+class SeatMapStreamSchema(APIView):
+    """The OpenAPI description of `seat_map_stream`. drf-spectacular documents DRF views only,
+    and DRF views are synchronous, so the stream is a plain async Django view that points here
+    (`seat_map_stream.cls`, as a DRF view's function does); this class is never routed."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        summary="Live seat map (server-sent events)",
+        description=(
+            "A `text/event-stream`, served by the stream server (ASGI). First an event "
+            "`snapshot` whose data is the seat map (as `GET /sessions/{id}/seats`), then an "
+            'event `seats` with data `{"seats": [{"id", "status"}]}` for every committed '
+            "change: `held` (a hold), `available` (expiry, cancellation, refund), `sold` (a "
+            "payment). Event ids increase; reconnect with `Last-Event-ID` to get what was "
+            "missed, or a fresh `snapshot` when it is too old. A comment line `: keep-alive` "
+            "every 15 s. The stream ends with an event `end` "
+            '(`{"reason": "session_started"|"session_cancelled"}`); a client that does not keep '
+            'up gets `dropped` (`{"reason", "last_event_id"}`) and should reconnect. A session '
+            "that has started or is cancelled answers 204 (an EventSource then stops retrying)."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "Last-Event-ID",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="The id of the last event received, to resume after it.",
+            )
+        ],
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR, description="The event stream."
+            ),
+            204: OpenApiResponse(description="The session has started or is cancelled."),
+            **problems(
+                404,
+                429,
+                503,
+                s429="`too_many_streams`: the client's address has `SSE_MAX_STREAMS_PER_IP` open.",
+                s503="`stream_server_only`: the request reached a WSGI instance, not the stream "
+                "server (a routing mistake: nginx sends this path to the stream server).",
+            ),
+        },
+        tags=["sessions"],
+        operation_id="session_seats_stream",
+    )
+    def get(self, request: Request, id: int) -> Response:
+        raise NotImplementedError("served by seat_map_stream on the stream server")
+
+
+seat_map_stream.cls = SeatMapStreamSchema
+seat_map_stream.initkwargs = {}
