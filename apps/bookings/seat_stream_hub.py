@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from django.conf import settings
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from . import metrics
 from .seat_stream import session_of, stream_key
@@ -159,7 +159,7 @@ class Hub:
         key = stream_key(session_id)
         try:
             info = await self.redis.xinfo_stream(key)
-        except RedisError:  # no such stream (it expired, or nothing was ever written)
+        except ResponseError:  # no such stream (it expired, or nothing was ever written)
             return None
         last = parse_id(info["last-generated-id"])
         if after > last:

@@ -9,6 +9,8 @@ a thread (sync_to_async); after that a stream only waits for events from this pr
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -21,8 +23,10 @@ from django.db import close_old_connections, connection
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from redis.exceptions import RedisError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,6 +40,8 @@ from apps.sessions.models import Session
 from . import metrics
 from .seat_map import seat_map_json
 from .seat_stream_hub import Listener, format_id, hub, parse_id, valid_id
+
+logger = logging.getLogger(__name__)
 
 # A dropped client that does not even take its `dropped` event is cut off after this long.
 _DROP_GRACE_SECONDS = 5.0
@@ -61,6 +67,10 @@ def _snapshot(session_id: int) -> bytes | None:
         connection.close()
 
 
+def _dropped_data(reason: str, last_event_id: str) -> bytes:
+    return json.dumps({"reason": reason, "last_event_id": last_event_id}).encode()
+
+
 def _sse(event: str, data: bytes, event_id: str | None = None) -> bytes:
     head = b"id: %s\n" % event_id.encode() if event_id is not None else b""
     return head + b"event: %s\ndata: %s\n\n" % (event.encode(), data)
@@ -78,11 +88,19 @@ async def _events(
     _open_by_ip[ip] += 1
     metrics.SEAT_STREAMS_OPEN.inc()
     try:
-        top = await the_hub.last_id(session_id)
-        the_hub.subscribe(listener, top)  # first: from here on nothing after `top` is missed
         replay = None
-        if last_event_id is not None and valid_id(last_event_id):
-            replay = await the_hub.entries_after(session_id, parse_id(last_event_id))
+        try:
+            top = await the_hub.last_id(session_id)
+            the_hub.subscribe(listener, top)  # first: from here on nothing after top is missed
+            if last_event_id is not None and valid_id(last_event_id):
+                replay = await the_hub.entries_after(session_id, parse_id(last_event_id))
+        except (RedisError, OSError) as exc:
+            # No feed to follow: say so at once; the client retries with its Last-Event-ID.
+            logger.warning("seat stream of session %s: Redis unavailable: %s", session_id, exc)
+            listener.drop("unavailable")
+            yield _sse("dropped", _dropped_data("unavailable", last_event_id or ""))
+            metrics.SEAT_STREAM_EVENTS.labels(event="dropped").inc()
+            return
         if replay is None:
             body = await sync_to_async(_snapshot, thread_sensitive=False)(session_id)
             if body is None:
@@ -114,11 +132,7 @@ async def _events(
             if event is None:  # dropped by the hub
                 # A client too slow to take even this is cut off (its task cancelled).
                 cutoff = asyncio.get_running_loop().call_later(_DROP_GRACE_SECONDS, task.cancel)
-                data = b'{"reason": "%s", "last_event_id": "%s"}' % (
-                    (listener.dropped or "").encode(),
-                    format_id(sent).encode(),
-                )
-                yield _sse("dropped", data)
+                yield _sse("dropped", _dropped_data(listener.dropped or "", format_id(sent)))
                 metrics.SEAT_STREAM_EVENTS.labels(event="dropped").inc()
                 return
             if event.id <= sent:
@@ -140,12 +154,13 @@ async def _events(
             del _open_by_ip[ip]
 
 
+@require_GET
 async def seat_map_stream(request: HttpRequest, id: int) -> HttpResponse:
     if not isinstance(request, ASGIRequest):
         # A WSGI instance would hold a thread per stream (and buffer it): nginx sends this path
         # to the stream server; reaching a WSGI instance is a routing mistake, said clearly.
         return problem_json_response(
-            status=503,
+            status=421,  # Misdirected Request: this server cannot produce the response
             code="stream_server_only",
             detail=_("The live seat map is served by the stream server."),
             request=request,
@@ -214,9 +229,9 @@ class SeatMapStreamSchema(APIView):
             **problems(
                 404,
                 429,
-                503,
+                421,
                 s429="`too_many_streams`: the client's address has `SSE_MAX_STREAMS_PER_IP` open.",
-                s503="`stream_server_only`: the request reached a WSGI instance, not the stream "
+                s421="`stream_server_only`: the request reached a WSGI instance, not the stream "
                 "server (a routing mistake: nginx sends this path to the stream server).",
             ),
         },

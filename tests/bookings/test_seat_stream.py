@@ -335,6 +335,9 @@ def test_open_streams_per_client_ip_are_limited():
             assert refused.status_code == 429
             assert refused.headers["content-type"] == "application/problem+json"
             assert refused.json()["code"] == "too_many_streams"
+            assert refused.json()["detail"] == "Há streams abertos demais a partir deste endereço."
+            in_english = requests.get(url, headers={"Accept-Language": "en"}, timeout=5)
+            assert in_english.json()["detail"] == "Too many open streams from this address."
             open_.pop().close()
             deadline = time.monotonic() + 5
             while (third := requests.get(url, timeout=5, stream=True)).status_code == 429:
@@ -390,3 +393,16 @@ def test_an_unknown_session_is_a_problem_404():
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "not_found"
+
+
+def test_without_redis_a_stream_says_dropped_at_once_so_the_client_retries():
+    session = make_session()
+    with stream_server(free_port(), REDIS_URL="redis://127.0.0.1:6399/0") as streams:
+        listener = Listener(_stream(streams, session.id), last_event_id="1-0")
+        try:
+            event = listener.next(5)
+            assert event.event == "dropped"
+            assert event.json() == {"reason": "unavailable", "last_event_id": "1-0"}
+            assert listener.next() is None
+        finally:
+            listener.close()

@@ -137,7 +137,7 @@ def test_make_nginx_sends_the_seat_stream_to_the_stream_server_unbuffered(tmp_pa
             path = f"/api/v1/sessions/{session.id}/seats/stream"
             # Straight to a WSGI instance, the path is refused: it is the stream server's.
             direct = requests.get(f"http://127.0.0.1:{web_port}{path}", timeout=5)
-            assert direct.status_code == 503
+            assert direct.status_code == 421
             assert direct.json()["code"] == "stream_server_only"
             with httpx.stream("GET", base + path, timeout=10) as answer:
                 assert answer.status_code == 200
