@@ -106,7 +106,7 @@ def _wait_healthy(base: str, process: subprocess.Popen, name: str) -> None:
 @contextmanager
 def stream_server(port: int, **env: str) -> Iterator[str]:
     """The stream server (ASGI: uvicorn, as `make stream` runs it) on 127.0.0.1:port; yields its
-    base URL."""
+    base URL, which carries the process as `.process`."""
     process = subprocess.Popen(
         [
             str(BIN / "uvicorn"),
@@ -130,7 +130,8 @@ def stream_server(port: int, **env: str) -> Iterator[str]:
         cwd=ROOT,
         env=process_env(**env),
     )
-    base = f"http://127.0.0.1:{port}"
+    base = _Base(f"http://127.0.0.1:{port}")
+    base.process = process
     try:
         _wait_healthy(base, process, "uvicorn")
         yield base

@@ -1,28 +1,32 @@
 """GET /api/v1/sessions/{id}/seats/stream: the live seat map as server-sent events.
 
-An async view, served by the ASGI stream server (`make stream`; uvicorn): an open stream is a
-coroutine waiting on its queue, never a thread. Database and cache reads at connect time run in
-a thread (sync_to_async); after that a stream only waits for events from this process's hub
-(seat_stream_hub), which alone reads Redis.
+Served by the ASGI stream server (`make stream`; uvicorn) through `seat_stream_app`: an open
+stream is a coroutine waiting on its queue, never a thread. Database and cache reads at connect
+time run in the loop's thread pool (sync_to_async); after that a stream only waits for events
+from this process's hub (seat_stream_hub), which alone reads Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime
+from types import SimpleNamespace
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections, connection
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.utils import timezone
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone, translation
+from django.utils.translation import get_supported_language_variant
 from django.utils.translation import gettext as _
+from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -34,7 +38,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from apps.api.openapi import problems
-from apps.core.problems import problem_json_response
+from apps.core.problems import PROBLEM_CONTENT_TYPE, problem_body, problem_json_response
 from apps.sessions.models import Session
 
 from . import metrics
@@ -154,47 +158,122 @@ async def _events(
             del _open_by_ip[ip]
 
 
-@require_GET
-async def seat_map_stream(request: HttpRequest, id: int) -> HttpResponse:
-    if not isinstance(request, ASGIRequest):
-        # A WSGI instance would hold a thread per stream (and buffer it): nginx sends this path
-        # to the stream server; reaching a WSGI instance is a routing mistake, said clearly.
-        return problem_json_response(
-            status=421,  # Misdirected Request: this server cannot produce the response
-            code="stream_server_only",
-            detail=_("The live seat map is served by the stream server."),
-            request=request,
-        )
-    terms = await sync_to_async(_session_terms, thread_sensitive=False)(id)
+# --- The ASGI app of the stream path ----------------------------------------------------------
+# The stream server (cinema/asgi.py) hands this path to `seat_stream_app` before Django's
+# handler: that handler gives every request a thread of its own for its synchronous parts
+# (middleware, request signals) and keeps it until the response ends, which for a stream would
+# be one idle thread per open stream. Here a stream is only a coroutine; the one blocking read
+# (the session) runs in the loop's shared thread pool.
+_STREAM_PATH = re.compile(r"^/api/v1/sessions/(\d{1,18})/seats/stream$")
+
+
+def stream_session(path: str) -> int | None:
+    """The session id if `path` is the stream's, else None."""
+    match = _STREAM_PATH.match(path)
+    return int(match.group(1)) if match else None
+
+
+def _headers(scope: dict) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def _client_ip(scope: dict, headers: dict[str, str]) -> str:
+    """The address the rate limits count (DRF's rule: NUM_PROXIES hops of X-Forwarded-For)."""
+    meta = {"REMOTE_ADDR": (scope.get("client") or ("",))[0]}
+    return BaseThrottle().get_ident(SimpleNamespace(META=meta, headers=headers))
+
+
+def _language(headers: dict[str, str]) -> str:
+    for code, _quality in parse_accept_lang_header(headers.get("accept-language", "")):
+        with contextlib.suppress(LookupError):
+            return get_supported_language_variant(code)
+    return settings.LANGUAGE_CODE
+
+
+async def _answer(send, status: int, body: bytes = b"", content_type: str | None = None) -> None:
+    headers = [(b"content-type", content_type.encode())] if content_type else []
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _problem(send, path: str, headers: dict, status: int, code: str, message: str) -> None:
+    with translation.override(_language(headers)):
+        body = problem_body(status=status, code=code, detail=_(message), instance=path)
+    await _answer(send, status, json.dumps(body).encode(), PROBLEM_CONTENT_TYPE)
+
+
+async def _until_disconnect(receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _send_all(send, chunks: AsyncIterator[bytes]) -> None:
+    async with contextlib.aclosing(chunks) as body:
+        async for chunk in body:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def seat_stream_app(scope: dict, receive, send, session_id: int) -> None:
+    """GET /api/v1/sessions/{id}/seats/stream, as documented on SeatMapStreamSchema."""
+    headers = _headers(scope)
+    path = scope["path"]
+    if scope["method"] != "GET":
+        await _problem(send, path, headers, 405, "method_not_allowed", "Method not allowed.")
+        return
+    terms = await sync_to_async(_session_terms, thread_sensitive=False)(session_id)
     if terms is None:
-        return problem_json_response(
-            status=404, code="not_found", detail=_("Session not found."), request=request
-        )
+        await _problem(send, path, headers, 404, "not_found", "Session not found.")
+        return
     status, starts_at = terms
     if status == Session.Status.CANCELLED or starts_at <= timezone.now():
-        return HttpResponse(status=204)
-    ip = BaseThrottle().get_ident(request)
+        await _answer(send, 204)
+        return
+    ip = _client_ip(scope, headers)
     if _open_by_ip[ip] >= settings.SSE_MAX_STREAMS_PER_IP:
         metrics.SEAT_STREAM_REFUSED.inc()
-        return problem_json_response(
-            status=429,
-            code="too_many_streams",
-            detail=_("Too many open streams from this address."),
-            request=request,
-        )
-    response = StreamingHttpResponse(
-        _events(id, starts_at, request.headers.get("Last-Event-ID"), ip),
-        content_type="text/event-stream",
+        message = "Too many open streams from this address."
+        await _problem(send, path, headers, 429, "too_many_streams", message)
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"text/event-stream"),
+                (b"cache-control", b"no-cache"),
+                (b"x-accel-buffering", b"no"),  # nginx: pass each event on at once
+            ],
+        }
     )
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
-    return response
+    events = _events(session_id, starts_at, headers.get("last-event-id"), ip)
+    streaming = asyncio.create_task(_send_all(send, events))
+    hang_up = asyncio.create_task(_until_disconnect(receive))
+    await asyncio.wait({streaming, hang_up}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (streaming, hang_up):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task  # a stream cut off (a client gone, or dropped and not reading) ends here
+
+
+@require_GET
+def seat_map_stream(request: HttpRequest, id: int) -> HttpResponse:
+    """The stream's path reached through Django: a WSGI instance (the stream server answers it
+    before Django, see seat_stream_app). A routing mistake, said clearly, rather than a worker
+    thread held for hours by a response Django would buffer."""
+    return problem_json_response(
+        status=421,  # Misdirected Request: this server cannot produce the response
+        code="stream_server_only",
+        detail=_("The live seat map is served by the stream server."),
+        request=request,
+    )
 
 
 class SeatMapStreamSchema(APIView):
-    """The OpenAPI description of `seat_map_stream`. drf-spectacular documents DRF views only,
-    and DRF views are synchronous, so the stream is a plain async Django view that points here
-    (`seat_map_stream.cls`, as a DRF view's function does); this class is never routed."""
+    """The OpenAPI description of the stream (served by `seat_stream_app`). drf-spectacular
+    documents DRF views only, so the Django view of the path points here (`seat_map_stream.cls`,
+    as a DRF view's function does); this class is never routed."""
 
     permission_classes = [AllowAny]
     authentication_classes = []

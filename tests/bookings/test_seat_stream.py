@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -406,3 +407,26 @@ def test_without_redis_a_stream_says_dropped_at_once_so_the_client_retries():
             assert listener.next() is None
         finally:
             listener.close()
+
+
+def _threads(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("Threads:")).split()[1])
+
+
+def test_open_streams_hold_no_thread_each():
+    session = make_session()
+    with stream_server(free_port(), SSE_MAX_STREAMS_PER_IP="100") as streams:
+        first = Listener(_stream(streams, session.id))
+        listeners = [first]
+        try:
+            assert first.next().event == "snapshot"
+            before = _threads(streams.process.pid)
+            for _ in range(40):
+                listeners.append(Listener(_stream(streams, session.id)))
+                assert listeners[-1].next().event == "snapshot"
+            # 40 more open streams, and at most a few more threads (the loop's shared pool).
+            assert _threads(streams.process.pid) < before + 10
+        finally:
+            for listener in listeners:
+                listener.close()
