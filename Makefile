@@ -14,6 +14,10 @@ PYTEST_ARGS ?=
 NGINX ?= $(shell command -v nginx 2>/dev/null || (test -x /usr/sbin/nginx && echo /usr/sbin/nginx))
 NGINX_LISTEN ?= 127.0.0.1:8000
 NGINX_UPSTREAMS ?= 127.0.0.1:8001 127.0.0.1:8002
+# The stream server (ASGI, uvicorn): the live seat map's server-sent events, apart from the WSGI
+# instances so that open streams never take their threads. nginx sends the stream path to it.
+STREAM_BIND ?= 127.0.0.1:8003
+NGINX_STREAM_UPSTREAMS ?= $(STREAM_BIND)
 NGINX_PREFIX ?= /tmp/cinema-nginx
 PROCFILE := $(if $(NGINX),Procfile.nginx,Procfile)
 # Processes of one node share their Prometheus metrics through this folder.
@@ -33,7 +37,7 @@ LOCK_ARGS ?=
 LOCK = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--no-config --index-url $(LOCK_INDEX) --custom-compile-command "make lock" $(LOCK_ARGS)
 
-.PHONY: help install bench-install lock run web worker beat nginx createdb migrate seed messages static test lint format rush bench clean
+.PHONY: help install bench-install lock run web stream worker beat nginx createdb migrate seed messages static test lint format rush bench clean
 
 help:
 	@echo "make run    - migrate, then serve the API, a Celery worker and beat on local services"
@@ -89,6 +93,15 @@ web:
 		--control-socket /tmp/cinema-gunicorn-$(subst :,-,$(BIND)).ctl \
 		--graceful-timeout 20 --timeout 30
 
+# One process, one event loop: an open stream is a coroutine, not a thread. On SIGTERM open streams
+# get a few seconds, then are closed; their clients reconnect (to another stream server).
+stream:
+	@mkdir -p $(METRICS_DIR)
+	exec env $(METRICS_ENV) $(BIN)/uvicorn cinema.asgi:application \
+		--host $(word 1,$(subst :, ,$(STREAM_BIND))) --port $(word 2,$(subst :, ,$(STREAM_BIND))) \
+		--loop uvloop --http httptools --lifespan off --no-access-log \
+		--timeout-graceful-shutdown 5
+
 worker:
 	@mkdir -p $(METRICS_DIR)
 	exec env $(METRICS_ENV) $(if $(WORKER_METRICS_BIND),WORKER_METRICS_BIND=$(WORKER_METRICS_BIND)) \
@@ -103,6 +116,7 @@ nginx:
 	@mkdir -p $(NGINX_PREFIX)/tmp
 	@sed -e 's|@LISTEN@|$(NGINX_LISTEN)|' \
 		-e 's|@UPSTREAMS@|$(foreach u,$(NGINX_UPSTREAMS),server $(u) max_fails=3 fail_timeout=5s;)|' \
+		-e 's|@STREAM_UPSTREAMS@|$(foreach u,$(NGINX_STREAM_UPSTREAMS),server $(u);)|' \
 		-e 's|@API_CONF@|$(CURDIR)/deploy/nginx/cinema-api.conf|' \
 		deploy/nginx/local.conf > $(NGINX_PREFIX)/nginx.conf
 	exec $(NGINX) -p $(NGINX_PREFIX) -c $(NGINX_PREFIX)/nginx.conf -g 'daemon off;'
@@ -111,6 +125,7 @@ run: install createdb migrate static
 	@echo "API:      http://127.0.0.1:8000/api/v1/  ($(if $(NGINX),nginx in front of :8001 and :8002,second instance: http://127.0.0.1:8001))"
 	@echo "API docs: http://127.0.0.1:8000/api-docs"
 	@echo "Admin:    http://127.0.0.1:8000/admin/"
+	@echo "Live seat map: http://127.0.0.1:$(if $(NGINX),8000,8003)/api/v1/sessions/{id}/seats/stream"
 	@echo "Health:   http://127.0.0.1:8000/health/ready    Metrics: http://127.0.0.1:$(if $(NGINX),8001,8000)/metrics$(if $(NGINX), (nginx keeps /metrics off port 8000))"
 	@echo "Demo data: make seed. Stop with Ctrl-C."
 	@rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)

@@ -1,4 +1,5 @@
-"""Start real server processes (gunicorn, Celery) against the test database."""
+"""Start real server processes (gunicorn, the uvicorn stream server, Celery) against the test
+database."""
 
 from __future__ import annotations
 
@@ -84,6 +85,55 @@ def gunicorn(
             assert process.poll() is None, "gunicorn exited at start-up"
             assert time.monotonic() < deadline, "gunicorn did not start in time"
             time.sleep(0.2)
+        yield base
+    finally:
+        _stop(process)
+
+
+def _wait_healthy(base: str, process: subprocess.Popen, name: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        assert process.poll() is None, f"{name} exited at start-up"
+        assert time.monotonic() < deadline, f"{name} did not start in time"
+        time.sleep(0.2)
+
+
+@contextmanager
+def stream_server(port: int, **env: str) -> Iterator[str]:
+    """The stream server (ASGI: uvicorn, as `make stream` runs it) on 127.0.0.1:port; yields its
+    base URL, which carries the process as `.process`."""
+    process = subprocess.Popen(
+        [
+            str(BIN / "uvicorn"),
+            "cinema.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--lifespan",
+            "off",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--timeout-graceful-shutdown",
+            "2",
+        ],
+        cwd=ROOT,
+        env=process_env(**env),
+    )
+    base = _Base(f"http://127.0.0.1:{port}")
+    base.process = process
+    try:
+        _wait_healthy(base, process, "uvicorn")
         yield base
     finally:
         _stop(process)

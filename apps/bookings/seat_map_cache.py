@@ -24,6 +24,7 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 from django_redis import get_redis_connection
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
@@ -144,13 +145,19 @@ def store(session_id: int, cached: Cached, body: bytes, *, valid_until: datetime
         logger.warning("could not cache the seat map of session %s: %s", session_id, exc)
 
 
+def queue_change(pipe: Pipeline, session_id: int) -> None:
+    """Add the version bump of a committed change to `pipe` (sent with what else runs on commit;
+    see seat_stream.committed)."""
+    version_key = _keys(session_id)[0]
+    pipe.incr(version_key)
+    pipe.expire(version_key, 86400)
+
+
 def changed(session_id: int) -> None:
     """Call once a write that changes seat statuses has committed."""
-    version_key = _keys(session_id)[0]
     try:
         with get_redis_connection("default").pipeline(transaction=False) as pipe:
-            pipe.incr(version_key)
-            pipe.expire(version_key, 86400)
+            queue_change(pipe, session_id)
             pipe.execute()
     except RedisError as exc:
         logger.warning("could not mark the seat map of session %s changed: %s", session_id, exc)

@@ -28,7 +28,7 @@ from apps.sessions.models import Session, SessionSeat
 from apps.sessions.pricing import TicketType
 
 from . import event_types as booking_events
-from . import locks, metrics, seat_map_cache, selectors
+from . import locks, metrics, seat_stream, selectors
 from .errors import (
     HalfPriceSoldOut,
     ReservationAlreadyConfirmed,
@@ -79,8 +79,11 @@ def _check_seats_belong(seat_ids: list[int], found: set[int]) -> None:
         )
 
 
-def _keep_seat_keys_on_commit(reservation: Reservation, seat_ids: list[int]) -> None:
-    """Once committed: the seat keys last as long as the hold, and the seat map changed."""
+def _keep_seat_keys_on_commit(
+    reservation: Reservation, seat_ids: list[int], *, new_hold: bool = True
+) -> None:
+    """Once committed: the seat keys last as long as the hold, and the seat map changed (a new
+    hold is also announced on the live seat stream; an extension changes no seat's status)."""
 
     def committed() -> None:
         locks.extend_seat_keys(
@@ -89,19 +92,22 @@ def _keep_seat_keys_on_commit(reservation: Reservation, seat_ids: list[int]) -> 
             owner=reservation.id,
             until=reservation.expires_at,
         )
-        seat_map_cache.changed(reservation.session_id)
+        seat_stream.committed(
+            reservation.session_id, seat_ids, seat_stream.HELD if new_hold else None
+        )
 
     transaction.on_commit(committed)
 
 
-def _release_on_commit(reservation: Reservation, seat_ids: list[int]) -> None:
-    """Once committed: give the seat keys back and tell the seat-map cache the map changed."""
+def _release_on_commit(reservation: Reservation, seat_ids: list[int], seat_status: str) -> None:
+    """Once committed: give the seat keys back, tell the seat-map cache the map changed and
+    announce the seats' new status on the live seat stream."""
 
     def release() -> None:
         locks.release_seat_keys(
             session_id=reservation.session_id, seat_ids=seat_ids, owner=reservation.id
         )
-        seat_map_cache.changed(reservation.session_id)
+        seat_stream.committed(reservation.session_id, seat_ids, seat_status)
 
     transaction.on_commit(release)
 
@@ -119,7 +125,9 @@ def _close(reservation: Reservation, status: str, now: datetime) -> list[int]:
             is_active=False
         )
         _announce_release(reservation, status, seat_ids)
-    _release_on_commit(reservation, seat_ids)
+    # A closing frees the seats (cancelled, expired, refunded) or sells them (confirmed).
+    seat_status = seat_stream.AVAILABLE if status in _RELEASING else seat_stream.SOLD
+    _release_on_commit(reservation, seat_ids, seat_status)
     ids = {"reservation_id": str(reservation.id), "session_id": reservation.session_id}
 
     def committed() -> None:  # counted and told only once it really happened
@@ -455,7 +463,7 @@ def reservation_extend(*, reservation_id: uuid.UUID, user, until: datetime) -> R
                 {"reservation_id": reservation.id, "expires_at": reservation.expires_at},
             )
         )
-        _keep_seat_keys_on_commit(reservation, seat_ids)
+        _keep_seat_keys_on_commit(reservation, seat_ids, new_hold=False)
         log_on_commit(
             logger,
             "reservation_extended",
@@ -508,3 +516,9 @@ def expire_overdue_reservations(*, batch_size: int = 100) -> int:
         expired += len(batch)
         if len(batch) < batch_size:
             return expired
+
+
+def live_seats_end_on_commit(*, session_id: int, reason: str) -> None:
+    """Once the caller's transaction commits, close the session's live seat map streams
+    (an `end` event with `reason`), e.g. when the session is cancelled."""
+    transaction.on_commit(lambda: seat_stream.session_ended(session_id, reason))

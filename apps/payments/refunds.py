@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.api.permissions import user_has_perms
+from apps.bookings import services as booking_services
 from apps.core.errors import NotFound
 from apps.core.locking import busy_as, set_lock_timeout
 from apps.sessions import services as session_services
@@ -150,6 +151,9 @@ def session_cancel(*, session_id: int) -> int:
     with transaction.atomic():
         if session.status != Session.Status.CANCELLED:
             session_services.session_cancel(session=session)
+            booking_services.live_seats_end_on_commit(
+                session_id=session_id, reason="session_cancelled"
+            )
         queue_task(SESSION_REFUNDS_TASK, session_id)
     return Sale.objects.filter(session_id=session_id, status=Sale.Status.PAID).count()
 

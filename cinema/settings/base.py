@@ -127,6 +127,14 @@ CACHES = {
 BOOKING_SESSION_CACHE_SECONDS = env.float("BOOKING_SESSION_CACHE_SECONDS", default=1.0)
 # A rendered seat map is dropped at its next hold deadline or write, and after this at the latest.
 SEAT_MAP_CACHE_SECONDS = env.float("SEAT_MAP_CACHE_SECONDS", default=10.0)
+# The live seat map stream (docs/architecture.md#live-seat-map): entries kept per session's Redis
+# Stream (a client further behind gets a fresh snapshot), the keep-alive comment's interval, the
+# open streams allowed per client IP (per stream process), and the events queued per client
+# before a client that does not keep up is dropped.
+SEAT_STREAM_MAXLEN = env.int("SEAT_STREAM_MAXLEN", default=1000)
+SSE_KEEPALIVE_SECONDS = env.float("SSE_KEEPALIVE_SECONDS", default=15.0)
+SSE_MAX_STREAMS_PER_IP = env.int("SSE_MAX_STREAMS_PER_IP", default=20)
+SSE_CLIENT_QUEUE_SIZE = env.int("SSE_CLIENT_QUEUE_SIZE", default=100)
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 # Sessions (and so allauth's session tokens) are written to PostgreSQL and read through the Redis
 # cache: every authenticated request skips two queries, and logins survive a Redis outage.

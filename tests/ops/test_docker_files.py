@@ -15,8 +15,18 @@ import yaml
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_SERVICES = ["migrate", "api1", "api2", "worker", "beat"]
-LONG_RUNNING = ["postgres", "redis", "rabbitmq", "api1", "api2", "worker", "beat", "nginx"]
+APP_SERVICES = ["migrate", "api1", "api2", "stream", "worker", "beat"]
+LONG_RUNNING = [
+    "postgres",
+    "redis",
+    "rabbitmq",
+    "api1",
+    "api2",
+    "stream",
+    "worker",
+    "beat",
+    "nginx",
+]
 PYTHON_IMAGE = re.compile(r"^python:3\.11\.\d+-slim-bookworm$")
 
 
@@ -466,6 +476,30 @@ def test_api_instances_get_longer_to_stop_than_gunicorn_gives_its_requests(compo
 def test_the_worker_gets_longer_to_stop_than_a_task_may_run(compose):
     grace = duration_seconds(compose["services"]["worker"]["stop_grace_period"])
     assert grace > settings.CELERY_TASK_TIME_LIMIT
+
+
+def test_the_stream_server_runs_its_make_target_behind_nginx(compose, makefile):
+    services = compose["services"]
+    stream = services["stream"]
+    assert stream["command"] == ["make", "stream"]
+    assert stream["environment"]["STREAM_BIND"] == "0.0.0.0:8000"
+    assert stream["expose"] == ["8000"]
+    assert services["nginx"]["depends_on"]["stream"] == {"condition": "service_healthy"}
+    # It gets longer to stop than uvicorn gives its open streams.
+    graceful = float(re.search(r"--timeout-graceful-shutdown (\d+)", makefile).group(1))
+    assert duration_seconds(stream["stop_grace_period"]) >= graceful + 5
+    # nginx: one upstream of stream servers, and the stream path sent there unbuffered.
+    assert re.search(
+        r"upstream cinema_stream \{\s*server stream:8000;",
+        compose["configs"]["nginx_conf"]["content"],
+    )
+    api_conf = (ROOT / compose["configs"]["nginx_api"]["file"]).read_text()
+    location = re.search(
+        r"location ~ \^/api/v1/sessions/\[0-9\]\+/seats/stream\$ \{(.*?)\}", api_conf, re.S
+    ).group(1)
+    assert "proxy_pass http://cinema_stream;" in location
+    assert "proxy_buffering off;" in location
+    assert "uvicorn cinema.asgi:application" in makefile
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)

@@ -10,11 +10,13 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import requests
 
 from tests.concurrency import free_port
-from tests.processes import ROOT, gunicorn, process_env
+from tests.factories import make_session
+from tests.processes import ROOT, gunicorn, process_env, stream_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -36,9 +38,14 @@ def test_with_nginx_the_api_stays_on_port_8000_and_the_instances_move_behind_it(
     binds = [re.search(r"BIND=(\S+)", fronted[name]).group(1) for name in ("web", "web2")]
     assert binds == upstreams
     # Behind one proxy the instances take the client's address from its X-Forwarded-For hop.
-    assert all(fronted[name].startswith("NUM_PROXIES=1 ") for name in ("web", "web2"))
-    assert {k: v for k, v in fronted.items() if k not in ("nginx", "web", "web2")} == {
-        k: v for k, v in plain.items() if k not in ("web", "web2")
+    assert all(fronted[name].startswith("NUM_PROXIES=1 ") for name in ("web", "web2", "stream"))
+    # The stream server runs in both, on the address nginx sends the stream path to.
+    assert fronted["stream"] == "NUM_PROXIES=1 " + plain["stream"]
+    assert "STREAM_BIND=127.0.0.1:8003" in plain["stream"]
+    assert "STREAM_BIND ?= 127.0.0.1:8003" in makefile
+    assert "NGINX_STREAM_UPSTREAMS ?= $(STREAM_BIND)" in makefile
+    assert {k: v for k, v in fronted.items() if k not in ("nginx", "web", "web2", "stream")} == {
+        k: v for k, v in plain.items() if k not in ("web", "web2", "stream")
     }
 
 
@@ -97,3 +104,57 @@ def _wait_for(base: str, proxy: subprocess.Popen) -> None:
             pass
         time.sleep(0.1)
     raise AssertionError("nginx did not answer in time")
+
+
+@pytest.mark.skipif(NGINX is None, reason="nginx is not installed (.ci/run installs it)")
+def test_make_nginx_sends_the_seat_stream_to_the_stream_server_unbuffered(tmp_path: Path):
+    session = make_session()
+    listen = f"127.0.0.1:{free_port()}"
+    web_port, stream_port = free_port(), free_port()
+    with (
+        gunicorn(web_port, NUM_PROXIES="1"),
+        stream_server(stream_port, NUM_PROXIES="1", SSE_KEEPALIVE_SECONDS="0.2") as streams,
+    ):
+        proxy = subprocess.Popen(
+            [
+                "make",
+                "--no-print-directory",
+                "nginx",
+                f"NGINX={NGINX}",
+                f"NGINX_LISTEN={listen}",
+                f"NGINX_UPSTREAMS=127.0.0.1:{web_port}",
+                f"NGINX_STREAM_UPSTREAMS=127.0.0.1:{stream_port}",
+                f"NGINX_PREFIX={tmp_path}",
+            ],
+            cwd=ROOT,
+            env=process_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://{listen}"
+            _wait_for(base, proxy)
+            path = f"/api/v1/sessions/{session.id}/seats/stream"
+            # Straight to a WSGI instance, the path is refused: it is the stream server's.
+            direct = requests.get(f"http://127.0.0.1:{web_port}{path}", timeout=5)
+            assert direct.status_code == 421
+            assert direct.json()["code"] == "stream_server_only"
+            with httpx.stream("GET", base + path, timeout=10) as answer:
+                assert answer.status_code == 200
+                assert answer.headers["content-type"].startswith("text/event-stream")
+                lines = answer.iter_lines()
+                assert next(lines).startswith("id: ")
+                assert next(lines) == "event: snapshot"
+                # Unbuffered: keep-alive comments come through one by one, as they are sent.
+                started = time.monotonic()
+                comments = 0
+                for line in lines:
+                    comments += line == ": keep-alive"
+                    if comments == 3:
+                        break
+                assert time.monotonic() - started < 3
+            assert requests.get(f"{streams}/health", timeout=5).status_code == 200
+        finally:
+            proxy.terminate()
+            output = proxy.communicate(timeout=15)[0].decode(errors="replace")
+    assert proxy.returncode is not None, output

@@ -1,0 +1,432 @@
+"""The live seat map stream, with real clients (httpx, raw sockets) against a real stream server
+(uvicorn) and WSGI instances (gunicorn): every committed change reaches listeners, resuming
+loses nothing, slow clients are dropped alone, and streams end with their session."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import requests
+from django.utils import timezone
+
+from apps.bookings import seat_stream, services
+from apps.payments import refunds
+from tests.concurrency import free_port
+from tests.factories import PASSWORD, UserFactory, hold, make_overdue, make_session
+from tests.helpers import seat_ids as first_seat_ids
+from tests.metrics import scrape
+from tests.processes import gunicorn, stream_server
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+# A committed change reaches a connected listener within this (measured: tens of milliseconds).
+DELIVERY_BOUND = 2.0
+
+
+@dataclass
+class SSE:
+    event: str  # "comment" for a comment line
+    data: str
+    id: str | None = None
+
+    def json(self):
+        return json.loads(self.data)
+
+
+class Listener:
+    """An EventSource-like client on its own thread: every event it reads goes on a queue."""
+
+    def __init__(self, url: str, *, last_event_id: str | None = None) -> None:
+        self.events: queue.Queue[SSE | None] = queue.Queue()
+        self.status: int | None = None
+        self.headers: dict[str, str] = {}
+        self.body = b""
+        self._ready = threading.Event()
+        self._socket: socket.socket | None = None
+        self._client = httpx.Client(timeout=httpx.Timeout(5, read=60))
+        headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+        self._thread = threading.Thread(target=self._run, args=(url, headers), daemon=True)
+        self._thread.start()
+        assert self._ready.wait(10), "no answer from the stream server"
+
+    def _run(self, url: str, headers: dict[str, str]) -> None:
+        try:
+            with self._client.stream("GET", url, headers=headers) as response:
+                self._socket = response.extensions["network_stream"].get_extra_info("socket")
+                self.status = response.status_code
+                self.headers = dict(response.headers)
+                self._ready.set()
+                if response.status_code != 200:
+                    self.body = response.read()
+                    return
+                fields: dict[str, str] = {}
+                for line in response.iter_lines():
+                    if line.startswith(":"):
+                        self.events.put(SSE("comment", line[1:].strip()))
+                    elif line:
+                        name, _, value = line.partition(":")
+                        fields[name] = value.removeprefix(" ")
+                    elif fields:
+                        self.events.put(
+                            SSE(
+                                fields.get("event", "message"),
+                                fields.get("data", ""),
+                                fields.get("id"),
+                            )
+                        )
+                        fields = {}
+        except httpx.HTTPError:
+            pass
+        finally:
+            self._ready.set()
+            self.events.put(None)  # the end of the stream
+
+    def next(self, timeout: float = DELIVERY_BOUND, *, comments: bool = False) -> SSE | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            if event is None or comments or event.event != "comment":
+                return event
+
+    def close(self) -> None:
+        """Hang up, as a browser tab closing does (the server sees the connection end)."""
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
+        self._thread.join(5)
+        self._client.close()
+
+
+class _At:
+    """What tests.metrics.scrape needs of a client, for a server of its own."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def get(self, path: str) -> requests.Response:
+        return requests.get(self.base + path, timeout=10)
+
+
+def _login(base: str, email: str) -> str:
+    response = requests.post(
+        f"{base}/_allauth/app/v1/auth/login",
+        json={"email": email, "password": PASSWORD},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["meta"]["session_token"]
+
+
+def _stream(base: str, session_id: int) -> str:
+    return f"{base}/api/v1/sessions/{session_id}/seats/stream"
+
+
+def _changes(event: SSE) -> dict[int, str]:
+    assert event.event == "seats", event
+    return {seat["id"]: seat["status"] for seat in event.json()["seats"]}
+
+
+def _id(event: SSE) -> tuple[int, int]:
+    ms, _, seq = event.id.partition("-")
+    return int(ms), int(seq)
+
+
+def test_every_committed_change_reaches_a_listener_with_increasing_ids():
+    session = make_session()
+    buyer = UserFactory()
+    staff = UserFactory(is_superuser=True, is_staff=True)
+    a, b, c, d = (first_seat_ids(session, 1, offset=i)[0] for i in range(4))
+
+    with gunicorn(free_port()) as web, stream_server(free_port()) as streams:
+        token = _login(web, buyer.email)
+        staff_token = _login(web, staff.email)
+        api = requests.Session()
+        api.headers["X-Session-Token"] = token
+        listener = Listener(_stream(streams, session.id))
+        try:
+            assert listener.status == 200
+            assert listener.headers["content-type"].startswith("text/event-stream")
+            snapshot = listener.next()
+            assert snapshot.event == "snapshot"
+            # The same map as GET /seats.
+            assert (
+                snapshot.json()
+                == requests.get(f"{web}/api/v1/sessions/{session.id}/seats", timeout=10).json()
+            )
+            ids = [_id(snapshot)]
+
+            def expect(changes: dict[int, str]) -> None:
+                event = listener.next()
+                assert event is not None, "the stream ended"
+                assert _changes(event) == changes
+                ids.append(_id(event))
+
+            # A hold through a WSGI instance: held, within the bound.
+            started = time.monotonic()
+            r = api.post(
+                f"{web}/api/v1/reservations", json={"session": session.id, "seats": [a, b]}
+            )
+            assert r.status_code == 201, r.text
+            expect({a: "held", b: "held"})
+            assert time.monotonic() - started < DELIVERY_BOUND
+            # Cancelled: available.
+            assert api.delete(f"{web}/api/v1/reservations/{r.json()['id']}").status_code == 204
+            expect({a: "available", b: "available"})
+            # Paid: held, then sold.
+            r = api.post(f"{web}/api/v1/reservations", json={"session": session.id, "seats": [c]})
+            expect({c: "held"})
+            paid = api.post(
+                f"{web}/api/v1/reservations/{r.json()['id']}/payment", json={"token": "tok_visa"}
+            )
+            assert paid.status_code == 201, paid.text
+            expect({c: "sold"})
+            # Refunded: available.
+            refund = requests.post(
+                f"{web}/api/v1/sales/{paid.json()['id']}/refund",
+                headers={"X-Session-Token": staff_token},
+                timeout=10,
+            )
+            assert refund.status_code == 200, refund.text
+            expect({c: "available"})
+            # Expired by the sweeper: available.
+            overdue = hold(buyer, session, seat_ids=[d])
+            expect({d: "held"})
+            make_overdue(overdue)
+            assert services.expire_overdue_reservations() == 1
+            expect({d: "available"})
+            assert ids == sorted(ids)
+            assert len(set(ids)) == len(ids)
+            # The stream server's metrics saw it all (its own: no multiprocess folder here).
+            seen = scrape(_At(streams))
+            assert seen[("cinema_seat_streams_open", ())] == 1
+            assert seen[("cinema_seat_stream_events_total", (("event", "snapshot"),))] == 1
+            assert seen[("cinema_seat_stream_events_total", (("event", "seats"),))] == 7
+            assert seen[("cinema_seat_stream_delivery_seconds_count", ())] == 7
+            assert seen[("cinema_seat_stream_delivery_seconds_bucket", (("le", "2.5"),))] == 7
+        finally:
+            listener.close()
+
+
+def test_resuming_with_last_event_id_loses_nothing_and_a_too_old_id_gets_a_snapshot(settings):
+    session = make_session()
+    buyer = UserFactory()
+    with stream_server(free_port()) as streams:
+        first = Listener(_stream(streams, session.id))
+        snapshot = first.next()
+        held = hold(buyer, session, seat_ids=first_seat_ids(session, 2))
+        seen = first.next()
+        first.close()  # the client goes away...
+        # ...while the seats change three more times.
+        services.reservation_cancel(reservation_id=held.id, user=buyer)
+        again = hold(buyer, session, seat_ids=first_seat_ids(session, 1, offset=5))
+        make_overdue(again)
+        services.expire_overdue_reservations()
+
+        resumed = Listener(_stream(streams, session.id), last_event_id=seen.id)
+        try:
+            got = [resumed.next() for _ in range(3)]
+            assert [e.event for e in got] == ["seats", "seats", "seats"]
+            assert [set(_changes(e).values()) for e in got] == [
+                {"available"},
+                {"held"},
+                {"available"},
+            ]
+            assert _id(got[0]) > _id(seen)
+            with pytest.raises(queue.Empty):  # and nothing twice
+                resumed.next(0.5)
+        finally:
+            resumed.close()
+
+        # From the snapshot's id: the four changes since, nothing lost.
+        replay = Listener(_stream(streams, session.id), last_event_id=snapshot.id)
+        try:
+            assert [replay.next().event for _ in range(4)] == ["seats"] * 4
+        finally:
+            replay.close()
+
+        # An id whose successors were trimmed away: a fresh snapshot instead.
+        settings.SEAT_STREAM_MAXLEN = 5
+        for _ in range(300):
+            seat_stream.publish(session.id, [first_seat_ids(session, 1)[0]], "available")
+        old = Listener(_stream(streams, session.id), last_event_id=snapshot.id)
+        try:
+            assert old.next().event == "snapshot"
+        finally:
+            old.close()
+        # A malformed id is treated as none.
+        bad = Listener(_stream(streams, session.id), last_event_id="yesterday")
+        try:
+            assert bad.next().event == "snapshot"
+        finally:
+            bad.close()
+
+
+def _raw_stream(port: int, path: str) -> socket.socket:
+    """A client with a tiny receive buffer that sends the request and then reads nothing."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    return sock
+
+
+def test_a_client_that_stops_reading_is_dropped_without_slowing_the_others():
+    session = make_session()
+    port = free_port()
+    # 1,000 seat ids a change (28 kB events): a burst that outgrows every buffer on the way to
+    # the slow client (the kernel's socket buffers alone take up to 4 MB here).
+    many = list(range(1, 1001))
+    with stream_server(port, SSE_CLIENT_QUEUE_SIZE="20"):
+        base = f"http://127.0.0.1:{port}"
+        good = Listener(_stream(base, session.id))
+        slow = _raw_stream(port, f"/api/v1/sessions/{session.id}/seats/stream")
+        try:
+            assert good.next().event == "snapshot"
+            time.sleep(0.5)  # the slow client is connected and subscribed
+            burst = 300
+            started = time.monotonic()
+            for i in range(burst):  # changes come fast, not all in one instant
+                seat_stream.publish(session.id, many, "held")
+                if i % 10 == 9:
+                    time.sleep(0.005)
+            for _ in range(burst):
+                event = good.next(5)
+                assert event is not None
+                assert event.event == "seats"
+            # The reading client got the whole burst promptly, whatever the other one does.
+            assert time.monotonic() - started < 20
+            # The slow client, reading again, finds `dropped`, the last event of its stream.
+            slow.settimeout(10)
+            received = b""
+            while not received.endswith(b"\r\n0\r\n\r\n"):  # the end of a chunked body
+                chunk = slow.recv(65536)
+                assert chunk, "closed before the end of the stream"
+                received += chunk
+            assert b"event: dropped" in received.rsplit(b"event: seats", 1)[-1]
+            assert b'"reason": "slow_consumer"' in received
+            # Dropped well before the end of the burst: the server kept little for it.
+            assert received.count(b"event: seats") < burst
+            seen = scrape(_At(base))
+            assert seen[("cinema_seat_stream_drops_total", (("reason", "slow_consumer"),))] == 1
+            assert seen[("cinema_seat_streams_open", ())] == 1  # the good one
+        finally:
+            good.close()
+            slow.close()
+
+
+def test_open_streams_per_client_ip_are_limited():
+    session = make_session()
+    with stream_server(free_port(), SSE_MAX_STREAMS_PER_IP="2") as streams:
+        url = _stream(streams, session.id)
+        open_ = [Listener(url), Listener(url)]
+        try:
+            for listener in open_:
+                assert listener.next().event == "snapshot"
+            refused = requests.get(url, timeout=5)
+            assert refused.status_code == 429
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.json()["code"] == "too_many_streams"
+            assert refused.json()["detail"] == "Há streams abertos demais a partir deste endereço."
+            in_english = requests.get(url, headers={"Accept-Language": "en"}, timeout=5)
+            assert in_english.json()["detail"] == "Too many open streams from this address."
+            open_.pop().close()
+            deadline = time.monotonic() + 5
+            while (third := requests.get(url, timeout=5, stream=True)).status_code == 429:
+                third.close()
+                assert time.monotonic() < deadline, "the closed stream was never counted off"
+                time.sleep(0.1)
+            assert third.status_code == 200
+            third.close()
+        finally:
+            for listener in open_:
+                listener.close()
+
+
+def test_a_keep_alive_comment_comes_while_nothing_changes():
+    session = make_session()
+    with stream_server(free_port(), SSE_KEEPALIVE_SECONDS="0.3") as streams:
+        listener = Listener(_stream(streams, session.id))
+        try:
+            assert listener.next().event == "snapshot"
+            comment = listener.next(2, comments=True)
+            assert (comment.event, comment.data) == ("comment", "keep-alive")
+        finally:
+            listener.close()
+
+
+def test_the_stream_ends_when_the_session_is_cancelled_or_starts():
+    session = make_session()
+    soon = make_session(starts_at=timezone.now() + timedelta(seconds=3))
+    with stream_server(free_port()) as streams:
+        cancelled = Listener(_stream(streams, session.id))
+        starting = Listener(_stream(streams, soon.id))
+        try:
+            assert cancelled.next().event == "snapshot"
+            assert starting.next().event == "snapshot"
+            refunds.session_cancel(session_id=session.id)
+            end = cancelled.next()
+            assert (end.event, end.json()) == ("end", {"reason": "session_cancelled"})
+            assert cancelled.next() is None  # closed by the server
+            end = starting.next(6)
+            assert (end.event, end.json()) == ("end", {"reason": "session_started"})
+            assert starting.next() is None
+            # Reconnecting: 204, which tells an EventSource to stop retrying.
+            assert requests.get(_stream(streams, session.id), timeout=5).status_code == 204
+            assert requests.get(_stream(streams, soon.id), timeout=5).status_code == 204
+        finally:
+            cancelled.close()
+            starting.close()
+
+
+def test_an_unknown_session_is_a_problem_404():
+    with stream_server(free_port()) as streams:
+        response = requests.get(_stream(streams, 999999), timeout=5)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "not_found"
+
+
+def test_without_redis_a_stream_says_dropped_at_once_so_the_client_retries():
+    session = make_session()
+    with stream_server(free_port(), REDIS_URL="redis://127.0.0.1:6399/0") as streams:
+        listener = Listener(_stream(streams, session.id), last_event_id="1-0")
+        try:
+            event = listener.next(5)
+            assert event.event == "dropped"
+            assert event.json() == {"reason": "unavailable", "last_event_id": "1-0"}
+            assert listener.next() is None
+        finally:
+            listener.close()
+
+
+def _threads(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("Threads:")).split()[1])
+
+
+def test_open_streams_hold_no_thread_each():
+    session = make_session()
+    with stream_server(free_port(), SSE_MAX_STREAMS_PER_IP="100") as streams:
+        first = Listener(_stream(streams, session.id))
+        listeners = [first]
+        try:
+            assert first.next().event == "snapshot"
+            before = _threads(streams.process.pid)
+            for _ in range(40):
+                listeners.append(Listener(_stream(streams, session.id)))
+                assert listeners[-1].next().event == "snapshot"
+            # 40 more open streams, and at most a few more threads (the loop's shared pool).
+            assert _threads(streams.process.pid) < before + 10
+        finally:
+            for listener in listeners:
+                listener.close()
