@@ -24,9 +24,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone, translation
-from django.utils.translation import get_supported_language_variant
 from django.utils.translation import gettext as _
-from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -184,10 +182,10 @@ def _client_ip(scope: dict, headers: dict[str, str]) -> str:
 
 
 def _language(headers: dict[str, str]) -> str:
-    for code, _quality in parse_accept_lang_header(headers.get("accept-language", "")):
-        with contextlib.suppress(LookupError):
-            return get_supported_language_variant(code)
-    return settings.LANGUAGE_CODE
+    """The language Django would pick for these headers (its public negotiation)."""
+    request = HttpRequest()
+    request.META["HTTP_ACCEPT_LANGUAGE"] = headers.get("accept-language", "")
+    return translation.get_language_from_request(request)
 
 
 async def _answer(send, status: int, body: bytes = b"", content_type: str | None = None) -> None:
