@@ -59,28 +59,30 @@ class StreamResult:
         )
 
 
-def _rss_kib(pid: int) -> int:
-    """Resident memory of the process tree (make, its shell, uvicorn)."""
-    total = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            total += int(line.split()[1])
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            total += _rss_kib(int(child))
+def _tree_sum(pid: int, field: str) -> int:
+    """A /proc status field (e.g. VmRSS in KiB, Threads) summed over the process tree (make, its
+    shell, uvicorn). Threads come and go while it reads: one that ended is skipped."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:
+        return 0
+    total = sum(int(line.split()[1]) for line in status if line.startswith(f"{field}:"))
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue
+        total += sum(_tree_sum(int(child), field) for child in children)
     return total
+
+
+def _rss_kib(pid: int) -> int:
+    return _tree_sum(pid, "VmRSS")
 
 
 def _threads(pid: int) -> int:
-    """Threads of the process tree."""
-    total = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("Threads:"):
-            total += int(line.split()[1])
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            total += _threads(int(child))
-    return total
+    return _tree_sum(pid, "Threads")
 
 
 def _percentile(values: list[float], p: float) -> float | None:
