@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.test import APIClient
+
 from apps.bookings import seat_map as seat_map_reads
 from apps.events.models import OutboxEvent
 from apps.sessions.models import Session
@@ -27,6 +29,14 @@ def outbox(event_type: str) -> list[dict[str, Any]]:
     return list(
         OutboxEvent.objects.filter(type=event_type).order_by("seq").values_list("data", flat=True)
     )
+
+
+def client_as(user) -> APIClient:
+    """An API client acting as `user` without the login round trip (conftest's `client_for`
+    logs in through the real endpoint)."""
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
 
 
 def reserve(client, session_id: int, seats: list[Any], *, key: str | None = None, **extra):

@@ -5,28 +5,21 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from rest_framework.test import APIClient
 
 from apps.bookings import services
 from apps.bookings.models import Reservation, ReservationSeat
 from tests.concurrency import run_together
 from tests.factories import UserFactory, make_session
-from tests.helpers import seat_ids
+from tests.helpers import client_as, seat_ids
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _client(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def _reserve(user, session_id: int, seat_ids: list[int], key: str | None = None):
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
 
     def call():
-        return _client(user).post(
+        return client_as(user).post(
             "/api/v1/reservations", {"session": session_id, "seats": seat_ids}, **headers
         )
 

@@ -16,13 +16,7 @@ from apps.payments import services as payment_services
 from apps.sessions.models import Session
 from tests.concurrency import run_together
 from tests.factories import UserFactory, make_overdue, make_room, make_session
-from tests.helpers import RESERVATIONS_URL, seat_ids
-
-
-def client_as(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
+from tests.helpers import RESERVATIONS_URL, client_as, seat_ids
 
 
 def reserve_tickets(client: APIClient, session_id: int, tickets: list[dict]):

@@ -14,7 +14,7 @@ from apps.payments.models import Ticket
 from apps.sessions.models import Session
 from tests.concurrency import run_together
 from tests.factories import UserFactory, make_sale, make_session
-from tests.helpers import outbox
+from tests.helpers import client_as, outbox
 
 URL = "/api/v1/checkins"
 
@@ -24,12 +24,6 @@ def door_user():
     user = UserFactory(is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="check_in_ticket"))
     return user
-
-
-def client_as(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def soon_session(minutes: int = 30) -> Session:

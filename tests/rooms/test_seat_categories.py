@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from apps.bookings.models import Reservation, ReservationSeat
 from apps.rooms import services as room_services
@@ -17,7 +16,7 @@ from apps.rooms.layout import grid
 from apps.rooms.models import Room, Seat
 from apps.sessions.models import SessionSeat
 from tests.factories import CinemaFactory, MovieFactory, UserFactory, make_session
-from tests.helpers import reserve
+from tests.helpers import client_as, reserve
 
 CATEGORIES = {"A1": "wheelchair", "A2": "companion", "B3": "blocked", "B4": "blocked"}
 
@@ -30,12 +29,6 @@ def room_with_categories() -> Room:
 
 def by_label(session) -> dict[str, int]:
     return dict(session.seats.values_list("seat__label", "id"))
-
-
-def client_as(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.mark.django_db
