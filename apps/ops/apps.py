@@ -7,6 +7,3 @@ class OpsConfig(AppConfig):
     name = "apps.ops"
     label = "ops"
     verbose_name = "Operations"
-
-    def ready(self) -> None:
-        from . import request_logging  # noqa: F401  (connects its signal receiver)

@@ -4,7 +4,6 @@ Each integration keeps its settings in one block below. Local defaults point at 
 developer machine (PostgreSQL, Redis and RabbitMQ on 127.0.0.1), so `make run` works unconfigured.
 """
 
-import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -61,20 +60,21 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "apps.ops.request_metrics.RequestMetricsMiddleware",
+    "apps.ops.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django_structlog.middlewares.RequestMiddleware",
-    "apps.ops.middleware.RequestIdHeaderMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, the request's user and messages: Django's own, stepping aside on the token API,
+    # health and metrics paths, which need none of them. (CSRF and framing stay as they are:
+    # Django's deployment checks look for them by name, and they cost next to nothing.)
+    "apps.ops.browser_middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "apps.ops.browser_middleware.AuthenticationMiddleware",
+    "apps.ops.browser_middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "apps.api.middleware.JsonErrorsMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "cinema.urls"
@@ -292,13 +292,9 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="console")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
 configure_structlog()
+# Requests bind their id themselves (apps.ops.middleware); django-structlog carries it into the
+# Celery tasks they queue.
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
-# A caller's X-Request-ID (e.g. from nginx) is kept so one id follows a request everywhere.
-DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
-# The client address is bound by apps.ops.request_logging, as the rate limits see it.
-DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
-# A 409 in a rush or a 404 is business as usual, not a warning.
-DJANGO_STRUCTLOG_STATUS_4XX_LOG_LEVEL = logging.INFO
 
 # --- Product settings --------------------------------------------------------------------------
 RESERVATION_TTL_SECONDS = env.int("RESERVATION_TTL_SECONDS", default=30)

@@ -96,7 +96,7 @@ def test_the_logged_address_is_the_one_the_rate_limits_count(caplog, settings, u
     user_api.get("/health", **forwarded)
 
     # No proxy trusted: the socket peer, whatever the header says; one proxy: its hop.
-    assert [m["ip"] for m in _logged(caplog, "request_started")] == ["10.0.0.2", "10.0.0.1"]
+    assert [m["ip"] for m in _logged(caplog, "request_finished")] == ["10.0.0.2", "10.0.0.1"]
 
 
 def test_production_log_lines_are_json_with_the_context():
@@ -138,8 +138,14 @@ def test_metrics_count_reservations_conflicts_and_sales(api, session):
     assert grew("cinema_reservations_total", outcome="confirmed") == 1
     assert grew("cinema_sales_total") == 1
     assert grew("cinema_revenue_total") == float(paid.json()["total"])
-    # django-prometheus: request latency by view, next to ours.
-    assert any(name.startswith("django_http_requests_latency") for name, _ in after)
+    # Requests by view, method and status, next to the business figures.
+    assert (
+        grew(
+            "cinema_http_request_duration_seconds_count",
+            **{"view": "reservation-create", "method": "POST", "status": "409"},
+        )
+        == 1
+    )
 
 
 def test_the_request_id_rides_on_the_celery_tasks_queued_under_it():
