@@ -148,6 +148,10 @@ AUTHENTICATION_BACKENDS = [
 ]
 # How long an authenticated user row may be served from the cache (saves drop it at once).
 USER_CACHE_SECONDS = env.int("USER_CACHE_SECONDS", default=300)
+# How long a process may answer for a session token from its own memory. Logins, logouts and
+# user changes drop the copies everywhere at once (apps.accounts.token_cache); this bounds only
+# what a lost notice could leave behind. 0 turns the per-process copies off.
+AUTH_TOKEN_CACHE_SECONDS = env.float("AUTH_TOKEN_CACHE_SECONDS", default=60.0)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
