@@ -134,16 +134,19 @@ def test_a_resolution_overtaken_by_a_notice_is_not_kept(cache):
     assert load.calls == 1
 
 
+def _logged_in(base: str, user) -> dict[str, str]:
+    login = requests.post(
+        f"{base}{LOGIN}", json={"email": user.email, "password": PASSWORD}, timeout=10
+    )
+    return {"X-Session-Token": login.json()["meta"]["session_token"]}
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
 def test_a_logout_on_one_instance_ends_the_token_on_the_other_at_once():
     user = UserFactory()
     with gunicorn(free_port()) as first, gunicorn(free_port()) as second:
-        login = requests.post(
-            f"{first}{LOGIN}", json={"email": user.email, "password": PASSWORD}, timeout=10
-        )
-        token = login.json()["meta"]["session_token"]
-        headers = {"X-Session-Token": token}
+        headers = _logged_in(first, user)
         # The second instance's processes resolve the token and keep it.
         for _ in range(6):
             assert requests.get(f"{second}{MINE}", headers=headers, timeout=10).status_code == 200
@@ -159,10 +162,7 @@ def test_a_logout_on_one_instance_ends_the_token_on_the_other_at_once():
 def test_a_deactivated_user_is_refused_by_every_instance_at_once():
     user = UserFactory()
     with gunicorn(free_port()) as first, gunicorn(free_port()) as second:
-        token = requests.post(
-            f"{first}{LOGIN}", json={"email": user.email, "password": PASSWORD}, timeout=10
-        ).json()["meta"]["session_token"]
-        headers = {"X-Session-Token": token}
+        headers = _logged_in(first, user)
         for base in (first, second, first, second):
             assert requests.get(f"{base}{MINE}", headers=headers, timeout=10).status_code == 200
 
