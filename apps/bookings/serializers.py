@@ -62,6 +62,8 @@ class ReservedSeatSerializer(serializers.ModelSerializer):
 
 
 class ReservationOutputSerializer(serializers.ModelSerializer):
+    """The reservation as answered, for the OpenAPI schema; `reservation_data` writes it."""
+
     session = serializers.IntegerField(source="session_id")
     seats = ReservedSeatSerializer(many=True)
     status = serializers.SerializerMethodField()
@@ -85,3 +87,30 @@ class SeatMapEntrySerializer(serializers.Serializer):
         choices=["available", "held", "sold", "blocked"],
         help_text="`blocked`: out of sale (category `blocked`), never reservable.",
     )
+
+
+# Fields used only for their formatting (stateless): the same strings DRF writes.
+_DATETIME = serializers.DateTimeField()
+_MONEY = serializers.DecimalField(max_digits=10, decimal_places=2)
+
+
+def reservation_data(reservation: Reservation) -> dict:
+    """What `ReservationOutputSerializer` gives for a reservation whose seats are prefetched
+    with their labels, built directly: the model serializer builds its fields anew on every
+    use, a fifth of a reservation's CPU. A test holds the two to the same output."""
+    return {
+        "id": str(reservation.id),
+        "session": reservation.session_id,
+        "seats": [
+            {
+                "id": seat.session_seat_id,
+                "label": seat.session_seat.seat.label,
+                "type": seat.ticket_type,
+                "price": _MONEY.to_representation(seat.price),
+            }
+            for seat in reservation.seats.all()
+        ],
+        "status": effective_status(reservation),
+        "expires_at": _DATETIME.to_representation(reservation.expires_at),
+        "total": _MONEY.to_representation(reservation.total),
+    }

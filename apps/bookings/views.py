@@ -18,13 +18,14 @@ from .serializers import (
     ReservationInputSerializer,
     ReservationOutputSerializer,
     SeatMapEntrySerializer,
+    reservation_data,
 )
 from .throttling import RESERVATION_THROTTLES
 
 
 def _output(reservation_id: uuid.UUID, user) -> dict:
     reservation = selectors.reservation_for(reservation_id=reservation_id, user=user)
-    return ReservationOutputSerializer(reservation).data
+    return reservation_data(reservation)
 
 
 class ReservationCreateView(APIView):
@@ -71,7 +72,7 @@ class ReservationCreateView(APIView):
                 seat_ids=data.validated_data["seats"],
                 half_price=data.validated_data["half_price"],
             )
-            body = ReservationOutputSerializer(reservation).data
+            body = reservation_data(reservation)
             return Response(
                 body,
                 status=status.HTTP_201_CREATED,
