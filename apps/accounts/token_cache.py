@@ -153,11 +153,17 @@ def token_cache() -> TokenCache:
     return _cache
 
 
+def _forget_here(user_id: Any) -> None:
+    # Only where tokens are resolved: a worker saving a user starts no listener for nothing.
+    if _cache is not None and _cache_pid == os.getpid():
+        _cache.forget(str(user_id))
+
+
 def forget_user_tokens(user_id: Any) -> None:
     """Every process drops its copies of this user's tokens once the current transaction
     commits (before it, a process could resolve the old row again and keep it); this one also
     drops them at once."""
-    token_cache().forget(str(user_id))
+    _forget_here(user_id)
 
     def publish() -> None:
         try:
@@ -165,7 +171,7 @@ def forget_user_tokens(user_id: Any) -> None:
         except RedisError as exc:
             # Most often Redis is down for the listeners too, and a process that is not
             # listening keeps nothing; otherwise copies live out AUTH_TOKEN_CACHE_SECONDS.
-            token_cache().forget(str(user_id))
+            _forget_here(user_id)
             logger.warning("could not publish the change of user %s: %s", user_id, exc)
 
     transaction.on_commit(publish)
