@@ -1,6 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from apps.api.representation import money, timestamp
 from apps.rooms.models import SeatCategory
 from apps.sessions.pricing import TicketType
 
@@ -89,11 +90,6 @@ class SeatMapEntrySerializer(serializers.Serializer):
     )
 
 
-# Fields used only for their formatting (stateless): the same strings DRF writes.
-_DATETIME = serializers.DateTimeField()
-_MONEY = serializers.DecimalField(max_digits=10, decimal_places=2)
-
-
 def reservation_data(reservation: Reservation) -> dict:
     """What `ReservationOutputSerializer` gives for a reservation whose seats are prefetched
     with their labels, built directly: the model serializer builds its fields anew on every
@@ -106,11 +102,11 @@ def reservation_data(reservation: Reservation) -> dict:
                 "id": seat.session_seat_id,
                 "label": seat.session_seat.seat.label,
                 "type": seat.ticket_type,
-                "price": _MONEY.to_representation(seat.price),
+                "price": money(seat.price),
             }
             for seat in reservation.seats.all()
         ],
         "status": effective_status(reservation),
-        "expires_at": _DATETIME.to_representation(reservation.expires_at),
-        "total": _MONEY.to_representation(reservation.total),
+        "expires_at": timestamp(reservation.expires_at),
+        "total": money(reservation.total),
     }
