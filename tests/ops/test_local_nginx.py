@@ -1,6 +1,6 @@
 """`make run` puts nginx in front of its two web instances when nginx is installed: the same
 proxy settings as compose (deploy/nginx/cinema-api.conf), run by `make nginx`. Against two real
-gunicorn instances of this test run."""
+web instances of this test run (`make web`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import requests
 
 from tests.concurrency import free_port
 from tests.factories import make_session
-from tests.processes import ROOT, gunicorn, process_env, stream_server
+from tests.processes import ROOT, process_env, stream_server, web_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -54,8 +54,8 @@ def test_make_nginx_balances_the_two_instances_and_skips_one_that_is_down(tmp_pa
     listen = f"127.0.0.1:{free_port()}"
     ports = [free_port(), free_port()]
     with (
-        gunicorn(ports[0], new_session=True, NUM_PROXIES="1") as first,
-        gunicorn(ports[1], NUM_PROXIES="1"),
+        web_server(ports[0], new_session=True, NUM_PROXIES="1") as first,
+        web_server(ports[1], NUM_PROXIES="1"),
     ):
         proxy = subprocess.Popen(
             [
@@ -112,7 +112,7 @@ def test_make_nginx_sends_the_seat_stream_to_the_stream_server_unbuffered(tmp_pa
     listen = f"127.0.0.1:{free_port()}"
     web_port, stream_port = free_port(), free_port()
     with (
-        gunicorn(web_port, NUM_PROXIES="1"),
+        web_server(web_port, NUM_PROXIES="1"),
         stream_server(stream_port, NUM_PROXIES="1", SSE_KEEPALIVE_SECONDS="0.2") as streams,
     ):
         proxy = subprocess.Popen(

@@ -1,4 +1,4 @@
-"""Schemathesis fuzzes every operation of the published OpenAPI schema against a live gunicorn.
+"""Schemathesis fuzzes every operation of the published OpenAPI schema against a live web instance.
 
 Once as an ordinary user and once as staff, each operation gets a bounded number of generated
 requests (valid and invalid: wrong types, missing fields, huge numbers, NUL bytes, unknown ids)
@@ -29,7 +29,7 @@ from apps.bookings import services as booking_services
 from bench.tokens import session_token_for
 from tests.concurrency import free_port
 from tests.factories import StaffFactory, UserFactory, make_sale, make_session
-from tests.processes import gunicorn
+from tests.processes import web_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -178,7 +178,7 @@ def test_every_operation_survives_fuzzing_and_matches_its_schema(who, tmp_path):
     token = session_token_for(world[who])
     config = write_config(tmp_path / "schemathesis.toml", world["ids"])
 
-    with gunicorn(free_port(), workers=2, **SERVER_ENV) as base:
+    with web_server(free_port(), **SERVER_ENV) as base:
         result = run_schemathesis(base, token, config, tmp_path)
 
     output = result.stdout + result.stderr
