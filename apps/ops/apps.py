@@ -9,4 +9,5 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from . import request_logging  # noqa: F401  (connects its signal receiver)
+        # Modules that connect signal receivers.
+        from . import request_logging, thread_connections  # noqa: F401
