@@ -68,7 +68,7 @@ def web_server(port: int, *, new_session: bool = False, **env: str) -> Iterator[
                 f"METRICS_DIR={metrics_dir}",
             ],
             cwd=ROOT,
-            env=process_env(**env),
+            env=process_env(**{"GRANIAN_LOG_LEVEL": "warning", **env}),
             start_new_session=new_session,
         )
         base = _Base(f"http://127.0.0.1:{port}")
@@ -172,6 +172,17 @@ class _Base(str):
     """A base URL that also carries the process serving it (see `web_server`)."""
 
     process: subprocess.Popen
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid`, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError):  # a process that ended meanwhile
+            # After the command in parentheses: the state, then the parent's pid.
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
 
 
 def kill_group(process: subprocess.Popen) -> None:
