@@ -6,8 +6,12 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 BIND ?= 127.0.0.1:8000
-WEB_WORKERS ?= 3
-WEB_THREADS ?= 4
+# Per web instance: granian worker processes, and the threads each runs the app in. On 2 cores,
+# two instances of one process and 8 threads each answered most (docs/performance.md); granian
+# warns at start-up that 8 threads are many for 2 cores: they were measured, the warning may be
+# ignored.
+WEB_WORKERS ?= 1
+WEB_THREADS ?= 8
 WORKER_CONCURRENCY ?= 2
 PYTEST_ARGS ?=
 # nginx in front of the two web instances in `make run`, when it is installed.
@@ -23,6 +27,9 @@ PROCFILE := $(if $(NGINX),Procfile.nginx,Procfile)
 # Processes of one node share their Prometheus metrics through this folder.
 METRICS_DIR ?= /tmp/cinema-metrics
 METRICS_ENV = PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR)
+# The host and the port of a host:port address (BIND, STREAM_BIND).
+bind_host = $(word 1,$(subst :, ,$(1)))
+bind_port = $(word 2,$(subst :, ,$(1)))
 # Set (host:port), the Celery worker serves its node's metrics itself (deploy/worker_metrics.py):
 # compose does, where the worker has a container of its own. `make run` needs no such thing: the
 # web instances share METRICS_DIR with the worker, and their /metrics shows it.
@@ -84,21 +91,25 @@ messages:
 static:
 	$(PY) manage.py collectstatic --noinput >/dev/null
 
-# The servers are exec'd: make's own child is then gunicorn or celery itself, and the SIGTERM that
-# stops make (docker stop, honcho) reaches it and starts its graceful shutdown.
+# The servers are exec'd: make's own child is then granian, uvicorn or celery itself, and the
+# SIGTERM that stops make (docker stop, honcho) reaches it and starts its graceful shutdown.
+# granian (WSGI, HTTP/1.1 as nginx speaks it upstream) on SIGTERM stops listening and closes its
+# idle connections, lets the requests in flight finish, and kills a worker still busy after
+# --workers-kill-timeout. A worker that dies is started again at once (one that dies again within
+# seconds is a crash loop: the instance stops). No access log: the app logs every request itself.
 web:
 	@mkdir -p $(METRICS_DIR)
-	exec env $(METRICS_ENV) $(BIN)/gunicorn cinema.wsgi:application --bind $(BIND) \
-		--workers $(WEB_WORKERS) --worker-class gthread --threads $(WEB_THREADS) \
-		--control-socket /tmp/cinema-gunicorn-$(subst :,-,$(BIND)).ctl \
-		--graceful-timeout 20 --timeout 30
+	exec env $(METRICS_ENV) $(BIN)/granian --interface wsgi --http 1 \
+		--host $(call bind_host,$(BIND)) --port $(call bind_port,$(BIND)) \
+		--workers $(WEB_WORKERS) --blocking-threads $(WEB_THREADS) \
+		--respawn-failed-workers --workers-kill-timeout 20 --no-access-log cinema.wsgi:application
 
 # One process, one event loop: an open stream is a coroutine, not a thread. On SIGTERM open streams
 # get a few seconds, then are closed; their clients reconnect (to another stream server).
 stream:
 	@mkdir -p $(METRICS_DIR)
 	exec env $(METRICS_ENV) $(BIN)/uvicorn cinema.asgi:application \
-		--host $(word 1,$(subst :, ,$(STREAM_BIND))) --port $(word 2,$(subst :, ,$(STREAM_BIND))) \
+		--host $(call bind_host,$(STREAM_BIND)) --port $(call bind_port,$(STREAM_BIND)) \
 		--loop uvloop --http httptools --lifespan off --no-access-log \
 		--timeout-graceful-shutdown 5
 

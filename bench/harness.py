@@ -194,7 +194,7 @@ class Stack:
                 raise RuntimeError(f"{proc.name} exited ({proc.popen.returncode}):\n{tail}")
 
     def stop(self, timeout: float = 25.0) -> None:
-        """SIGTERM to each server itself (the child of `make`, so gunicorn and celery shut down
+        """SIGTERM to each server itself (the child of `make`, so granian and celery shut down
         gracefully), then SIGKILL to whatever is left of each process group."""
         processes = proc_table()
         for proc in self.procs:
@@ -224,7 +224,7 @@ def _role(name: str) -> str:
 
 def _server_pid(pid: int, processes: dict[int, ProcRow]) -> int:
     """The server under `make` and the `sh -c` it runs the recipe with: signalling make or the
-    shell would leave gunicorn or celery without their graceful shutdown."""
+    shell would leave granian or celery without their graceful shutdown."""
     while pid in processes and processes[pid].comm in ("make", "sh", "dash", "bash"):
         children = [child for child, row in processes.items() if row.ppid == pid]
         if len(children) != 1:
@@ -664,7 +664,7 @@ def machine() -> dict[str, str]:
         "redis": redis_version,
         "rabbitmq": rabbit,
         "django": version("django"),
-        "gunicorn": version("gunicorn"),
+        "granian": version("granian"),
         "celery": version("celery"),
         "web_workers": make_default("WEB_WORKERS"),
         "web_threads": make_default("WEB_THREADS"),

@@ -137,7 +137,7 @@ def scenario_tables(data: BenchData) -> list[str]:
             )
         if key == "e":
             notes.append(
-                "A view that returns a constant, behind the same gunicorn instances and the same "
+                "A view that returns a constant, behind the same web instances and the same "
                 "middleware (request id, logging, metrics, sessions, locale); no authentication, "
                 "throttle or query. No endpoint can be answered faster than this."
             )
@@ -399,10 +399,10 @@ def render(data: BenchData) -> str:
         f"load average before the run {m.get('loadavg', '?')}. Everything runs on it: "
         "PostgreSQL, Redis, RabbitMQ, the app, the worker and the load generator.",
         f"- Versions: Python {m['python']}, PostgreSQL {m['postgresql']}, Redis {m['redis']}, "
-        f"RabbitMQ {m['rabbitmq']}, Django {m['django']}, gunicorn {m['gunicorn']}, "
+        f"RabbitMQ {m['rabbitmq']}, Django {m['django']}, granian {m['granian']}, "
         f"Celery {m['celery']}.",
-        f"- Stack: 2 x `make web` (gunicorn gthread, {m['web_workers']} workers x "
-        f"{m['web_threads']} threads each, ports {c['ports']}), one more instance with "
+        f"- Stack: 2 x `make web` (granian, WSGI, workers x threads: {m['web_workers']} x "
+        f"{m['web_threads']} each, ports {c['ports']}), one more instance with "
         f"RESERVATION_TTL_SECONDS=2 for the expiry probe (port {c['ttl_port']}), `make worker` "
         f"(concurrency {m['worker_concurrency']}) and celery beat, all running through every "
         "scenario; throttles at 1,000,000/min, allauth rate limits off, LOG_LEVEL=WARNING.",
@@ -508,7 +508,7 @@ def render(data: BenchData) -> str:
     lines += [
         "",
         "- machine: all CPUs busy (from /proc/stat); client: the load generator and the events "
-        "probe; web: the gunicorn instances; worker: the Celery worker (event consumers, the "
+        "probe; web: the web instances (granian); worker: the Celery worker (event consumers, the "
         "outbox relay, expiry tasks) and beat; services: PostgreSQL, Redis, RabbitMQ (shared "
         "with other users of the machine); other: every other process, which the benchmark "
         "does not control. From /proc, approximate. CPU per op = cores / throughput (the op "

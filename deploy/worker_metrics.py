@@ -22,7 +22,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 
 def parse_bind(bind: str) -> tuple[str, int]:
-    """`host:port` (as gunicorn's --bind) into start_http_server's address and port."""
+    """`host:port` (like BIND of `make web`) into start_http_server's address and port."""
     host, _, port = bind.rpartition(":")
     return host.strip("[]") or "127.0.0.1", int(port)
 

@@ -1,5 +1,5 @@
-"""Start real server processes (gunicorn, the uvicorn stream server, Celery) against the test
-database."""
+"""Start real server processes (the web instances, the uvicorn stream server, Celery) against the
+test database."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -48,46 +49,35 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def gunicorn(
-    port: int, *, workers: int = 2, new_session: bool = False, **env: str
-) -> Iterator[str]:
-    """A gunicorn instance serving the app on 127.0.0.1:port; yields its base URL.
+def web_server(port: int, *, new_session: bool = False, **env: str) -> Iterator[str]:
+    """A web instance serving the app on 127.0.0.1:port, started by `make web` as production
+    starts it (same server, same options); yields its base URL, which carries the `make` process
+    as `.process` (make passes a SIGTERM on to the server).
 
-    With `new_session`, the master leads a process group of its own (with its workers), which
-    `kill_group` can SIGKILL at once; the yielded URL then carries it as `.process`."""
-    process = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "cinema.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=process_env(**env),
-        start_new_session=new_session,
-    )
-    base = f"http://127.0.0.1:{port}"
-    if new_session:
-        base = _Base(base)
+    With `new_session`, make leads a process group of its own (with the server and its workers),
+    which `kill_group` can SIGKILL at once. The instance's metrics go to a folder of its own."""
+    with tempfile.TemporaryDirectory(prefix="cinema-metrics-") as metrics_dir:
+        process = subprocess.Popen(
+            [
+                "make",
+                "--no-print-directory",
+                "-s",
+                "web",
+                f"BIN={BIN}",
+                f"BIND=127.0.0.1:{port}",
+                f"METRICS_DIR={metrics_dir}",
+            ],
+            cwd=ROOT,
+            env=process_env(**{"GRANIAN_LOG_LEVEL": "warning", **env}),
+            start_new_session=new_session,
+        )
+        base = _Base(f"http://127.0.0.1:{port}")
         base.process = process
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert process.poll() is None, "gunicorn exited at start-up"
-            assert time.monotonic() < deadline, "gunicorn did not start in time"
-            time.sleep(0.2)
-        yield base
-    finally:
-        _stop(process)
+        try:
+            _wait_healthy(base, process, "make web")
+            yield base
+        finally:
+            _stop(process)
 
 
 def _wait_healthy(base: str, process: subprocess.Popen, name: str) -> None:
@@ -179,14 +169,26 @@ def celery_worker(
 
 
 class _Base(str):
-    """A base URL that also carries the process serving it (see `gunicorn(new_session=True)`)."""
+    """A base URL that also carries the process serving it (see `web_server`)."""
 
     process: subprocess.Popen
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid`, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError):  # a process that ended meanwhile
+            # After the command in parentheses: the state, then the parent's pid.
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
 def kill_group(process: subprocess.Popen) -> None:
     """SIGKILL a process started with `new_session=True` together with all its children (the
-    prefork pool of a Celery worker, the workers of a gunicorn master), and reap it."""
+    prefork pool of a Celery worker, `make web` with its server and the server's workers), and reap
+    it."""
     with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)

@@ -1,7 +1,7 @@
 """Prometheus metrics of the event runtime: publishing, outbox lag, retries, dead letters.
 
-With several processes (gunicorn workers, the Celery worker) `PROMETHEUS_MULTIPROC_DIR` makes
-them share one set of files, so any /metrics scrape shows the whole node.
+With several processes (the web instances' workers, the Celery worker) `PROMETHEUS_MULTIPROC_DIR`
+makes them share one set of files, so any /metrics scrape shows the whole node.
 """
 
 from prometheus_client import Counter, Gauge

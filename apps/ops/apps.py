@@ -7,3 +7,6 @@ class OpsConfig(AppConfig):
     name = "apps.ops"
     label = "ops"
     verbose_name = "Operations"
+
+    def ready(self) -> None:
+        from . import thread_connections  # noqa: F401  (connects its receivers)

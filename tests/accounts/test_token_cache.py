@@ -15,7 +15,7 @@ from django_redis import get_redis_connection
 from apps.accounts.token_cache import CHANNEL, TokenCache
 from tests.concurrency import free_port, run_together
 from tests.factories import PASSWORD, UserFactory
-from tests.processes import gunicorn
+from tests.processes import web_server
 
 LOGIN = "/_allauth/app/v1/auth/login"
 SESSION = "/_allauth/app/v1/auth/session"
@@ -145,7 +145,7 @@ def _logged_in(base: str, user) -> dict[str, str]:
 @pytest.mark.slow
 def test_a_logout_on_one_instance_ends_the_token_on_the_other_at_once():
     user = UserFactory()
-    with gunicorn(free_port()) as first, gunicorn(free_port()) as second:
+    with web_server(free_port()) as first, web_server(free_port()) as second:
         headers = _logged_in(first, user)
         # The second instance's processes resolve the token and keep it.
         for _ in range(6):
@@ -161,7 +161,7 @@ def test_a_logout_on_one_instance_ends_the_token_on_the_other_at_once():
 @pytest.mark.slow
 def test_a_deactivated_user_is_refused_by_every_instance_at_once():
     user = UserFactory()
-    with gunicorn(free_port()) as first, gunicorn(free_port()) as second:
+    with web_server(free_port()) as first, web_server(free_port()) as second:
         headers = _logged_in(first, user)
         for base in (first, second, first, second):
             assert requests.get(f"{base}{MINE}", headers=headers, timeout=10).status_code == 200

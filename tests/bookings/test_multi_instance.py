@@ -11,7 +11,7 @@ import requests
 from apps.bookings.models import Reservation, ReservationSeat
 from tests.concurrency import free_port, run_together
 from tests.factories import PASSWORD, UserFactory, make_session
-from tests.processes import gunicorn
+from tests.processes import web_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -28,13 +28,13 @@ def _login(base: str, email: str) -> str:
     return response.json()["meta"]["session_token"]
 
 
-def test_fifty_clients_through_two_gunicorn_instances_never_double_hold():
+def test_fifty_clients_through_two_web_instances_never_double_hold():
     session = make_session()
     seats = list(session.seats.order_by("id").values_list("id", flat=True)[:10])
     users = UserFactory.create_batch(CLIENTS)
     rng = random.Random(7)
 
-    with gunicorn(free_port()) as first, gunicorn(free_port()) as second:
+    with web_server(free_port()) as first, web_server(free_port()) as second:
         bases = [first, second]
         tokens = [_login(bases[i % 2], user.email) for i, user in enumerate(users)]
         wanted = [rng.sample(seats, rng.randint(1, 3)) for _ in users]

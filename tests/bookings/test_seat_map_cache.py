@@ -22,7 +22,7 @@ from apps.bookings.seat_map import seat_map_json
 from bench.tokens import session_token_for
 from tests.concurrency import free_port
 from tests.factories import UserFactory, make_session
-from tests.processes import gunicorn
+from tests.processes import web_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,7 +44,7 @@ def test_reads_right_after_each_write_see_it_while_other_clients_fill_the_cache(
     stop = threading.Event()
     reader_errors: list[str] = []
 
-    with gunicorn(free_port()) as writer_base, gunicorn(free_port()) as reader_base:
+    with web_server(free_port()) as writer_base, web_server(free_port()) as reader_base:
         seats_urls = [
             f"{base}/api/v1/sessions/{session.id}/seats" for base in (writer_base, reader_base)
         ]

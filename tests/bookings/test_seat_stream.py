@@ -1,5 +1,5 @@
 """The live seat map stream, with real clients (httpx, raw sockets) against a real stream server
-(uvicorn) and WSGI instances (gunicorn): every committed change reaches listeners, resuming
+(uvicorn) and WSGI instances (`make web`): every committed change reaches listeners, resuming
 loses nothing, slow clients are dropped alone, and streams end with their session."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tests.concurrency import free_port
 from tests.factories import PASSWORD, UserFactory, hold, make_overdue, make_session
 from tests.helpers import seat_ids as first_seat_ids
 from tests.metrics import scrape
-from tests.processes import gunicorn, stream_server
+from tests.processes import stream_server, web_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -147,7 +147,7 @@ def test_every_committed_change_reaches_a_listener_with_increasing_ids():
     staff = UserFactory(is_superuser=True, is_staff=True)
     a, b, c, d = (first_seat_ids(session, 1, offset=i)[0] for i in range(4))
 
-    with gunicorn(free_port()) as web, stream_server(free_port()) as streams:
+    with web_server(free_port()) as web, stream_server(free_port()) as streams:
         token = _login(web, buyer.email)
         staff_token = _login(web, staff.email)
         api = requests.Session()

@@ -140,7 +140,8 @@ def test_the_walkthrough_runs_as_pasted(tmp_path, settings):
     from tests.payments.stack import payment_stack
     from tests.processes import process_env
 
-    # As the README starts the stack: holds of five minutes (gunicorn and the worker get it).
+    # As the README starts the stack: holds of five minutes (the web instance and the worker get
+    # it).
     settings.RESERVATION_TTL_SECONDS = 300
     distinct_session_ids()
 

@@ -1,4 +1,4 @@
-"""Fault: one of two gunicorn instances is SIGKILLed (master and workers) in the middle of a
+"""Fault: one of two web instances is SIGKILLed (the server and its workers) in the middle of a
 burst of reservations and payments. The other instance keeps serving; requests cut off mid-way
 leave no hold behind their deadline (PostgreSQL rolls back what did not commit; what did commit
 expires), and afterwards every seat that was not sold is free again."""
@@ -25,7 +25,7 @@ from tests.concurrency import free_port, run_together
 from tests.conftest import client_for
 from tests.events.helpers import wait_until
 from tests.factories import PASSWORD, UserFactory, make_room, make_session
-from tests.processes import gunicorn, kill_group
+from tests.processes import kill_group, web_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -63,7 +63,7 @@ def test_web_instance_killed_mid_burst_the_other_serves_and_no_hold_outlives_its
             starting = [
                 pool.submit(
                     instances.enter_context,
-                    gunicorn(
+                    web_server(
                         free_port(),
                         new_session=True,
                         # Tasks they queue go to a queue of this test, deleted afterwards.

@@ -466,8 +466,8 @@ def duration_seconds(value: str) -> float:
     return sum(float(n) * units[u] for n, u in parts)
 
 
-def test_api_instances_get_longer_to_stop_than_gunicorn_gives_its_requests(compose, makefile):
-    graceful = float(re.search(r"--graceful-timeout (\d+)", makefile).group(1))
+def test_api_instances_get_longer_to_stop_than_granian_gives_their_requests(compose, makefile):
+    graceful = float(re.search(r"--workers-kill-timeout (\d+)", makefile).group(1))
     for name in ("api1", "api2"):
         grace = duration_seconds(compose["services"][name]["stop_grace_period"])
         assert grace >= graceful + 5, (name, grace, graceful)

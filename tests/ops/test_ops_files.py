@@ -127,11 +127,11 @@ time.sleep(60)
 
 
 @pytest.mark.parametrize(
-    ("target", "binary"), [("web", "gunicorn"), ("worker", "celery"), ("beat", "celery")]
+    ("target", "binary"), [("web", "granian"), ("worker", "celery"), ("beat", "celery")]
 )
 def test_a_sigterm_to_make_reaches_the_server_for_its_graceful_shutdown(tmp_path, target, binary):
     """`docker stop` (and honcho) signal make, which passes SIGTERM to its own child only: the
-    targets exec the server, so that child is gunicorn or celery, not a shell that would die and
+    targets exec the server, so that child is granian or celery, not a shell that would die and
     leave the server to be killed at the end of the grace period."""
     out, ready = tmp_path / "stopped", tmp_path / "ready"
     fake = tmp_path / "bin" / binary
@@ -227,7 +227,7 @@ def test_the_worker_metrics_server_serves_the_multiprocess_folder(tmp_path):
     assert list(tmp_path.glob("counter_*.db"))
 
 
-def test_the_worker_metrics_bind_is_parsed_like_gunicorns():
+def test_the_worker_metrics_bind_is_parsed_as_host_and_port():
     from deploy.worker_metrics import parse_bind
 
     assert parse_bind("0.0.0.0:9100") == ("0.0.0.0", 9100)  # noqa: S104

@@ -1,6 +1,7 @@
-"""A running payment stack for end-to-end tests: gunicorn serving the API (and the webhooks), and a
-Celery worker consuming this test's own task queue (webhook processing, the sandbox provider's
-deliveries, refunds) and the e-mail consumers, all writing e-mail to files the test reads."""
+"""A running payment stack for end-to-end tests: a web instance serving the API (and the webhooks),
+and a Celery worker consuming this test's own task queue (webhook processing, the sandbox
+provider's deliveries, refunds) and the e-mail consumers, all writing e-mail to files the test
+reads."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from tests.events.helpers import (
     queue_state,
     wait_until,
 )
-from tests.processes import celery_worker, gunicorn
+from tests.processes import celery_worker, web_server
 
 TICKETS = TicketEmailConsumer()
 REFUNDS = RefundEmailConsumer()
@@ -88,7 +89,8 @@ def _consuming(process, task_queue: str) -> bool:
 
 @contextmanager
 def payment_stack(tmp_path: Path) -> Iterator[Stack]:
-    """gunicorn on a free port with this test's task queue; start workers with `stack.worker()`."""
+    """A web instance on a free port with this test's task queue; start workers with
+    `stack.worker()`."""
     task_queue = f"{settings.EVENT_QUEUE_PREFIX}payments-{uuid.uuid4().hex[:8]}"
     mail_dir = tmp_path / "mail"
     mail_dir.mkdir()
@@ -97,7 +99,7 @@ def payment_stack(tmp_path: Path) -> Iterator[Stack]:
     port = free_port()
     stack = Stack(base=f"http://127.0.0.1:{port}", task_queue=task_queue, mail_dir=mail_dir)
     try:
-        with gunicorn(port, **stack.env()):
+        with web_server(port, **stack.env()):
             yield stack
     finally:
         for consumer in CONSUMERS:

@@ -1,6 +1,6 @@
-"""Payments that settle later, end to end through real processes: gunicorn serves the API and the
-webhooks, the sandbox provider delivers its signed webhooks over HTTP from a Celery worker, which
-also processes them, mails the tickets and refunds."""
+"""Payments that settle later, end to end through real processes: a web instance serves the API and
+the webhooks, the sandbox provider delivers its signed webhooks over HTTP from a Celery worker,
+which also processes them, mails the tickets and refunds."""
 
 from __future__ import annotations
 
