@@ -10,13 +10,14 @@ double-sell checks can use the ORM directly.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json as jsonlib
 import os
 import random
 import re
 import select
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -489,43 +490,149 @@ class SeatPool:
 # --- HTTP clients and the load driver ------------------------------------------------------
 
 
-class Client:
-    """One simulated user: its own keep-alive connection to one app instance.
+class UnsupportedResponse(RuntimeError):
+    """An answer the load generator's client does not read (no Content-Length, chunked, 1xx, not
+    HTTP/1.x): it stops the run instead of being counted as anything."""
 
-    Plain http.client rather than requests: the load generator shares the machine's two cores
-    with the app, and requests spends about four times as much CPU per call (measured: 1.5 ms
-    against 0.35 ms for a seat-map read), which the app would lose.
+
+def parse_head(head: bytes) -> tuple[int, int, bool]:
+    """(status, body length, whether the connection stays open) of a response's status line and
+    headers, `head` being everything before the blank line. A body is framed by Content-Length
+    alone; anything else raises UnsupportedResponse."""
+    if not (head.startswith(b"HTTP/1.") and head[8:9] == b" " and head[9:12].isdigit()):
+        raise UnsupportedResponse(f"not an HTTP/1.x status line: {head[:80]!r}")
+    status = int(head[9:12])
+    if status < 200:
+        raise UnsupportedResponse(f"interim answer {status}: the client sends no Expect")
+    lower = head.lower()
+    if _header(lower, b"transfer-encoding") is not None:
+        raise UnsupportedResponse("a Transfer-Encoding body (chunked): only Content-Length is read")
+    length = _header(lower, b"content-length")
+    if length is not None and length.isdigit():
+        size = int(length)
+    elif length is None and status in (204, 304):
+        size = 0
+    else:
+        raise UnsupportedResponse(f"answer {status} with Content-Length {length!r}")
+    connection = _header(lower, b"connection") or b""
+    if head.startswith(b"HTTP/1.0"):
+        return status, size, b"keep-alive" in connection
+    return status, size, b"close" not in connection
+
+
+def _header(lower: bytes, name: bytes) -> bytes | None:
+    """The value of the first header `name` in a lower-cased head, or None."""
+    start = lower.find(b"\r\n" + name + b":")
+    if start < 0:
+        return None
+    start += len(name) + 3
+    end = lower.find(b"\r\n", start)
+    return lower[start : end if end >= 0 else None].strip()
+
+
+class Client:
+    """One simulated user: its own keep-alive HTTP/1.1 connection to one app instance.
+
+    A minimal client on a raw socket, not requests or http.client: the load generator shares the
+    machine's cores with the app, and whatever it spends per request the servers lack. The
+    request's bytes are built from a header block encoded once (a GET's are kept whole); the
+    answer is read as a status line, headers and a Content-Length body (`parse_head`), and a
+    `Connection: close` answer closes the connection for the next call to open a new one.
+    Measured on GET /health at 32 clients: about 65 µs of this process's CPU per request, where
+    http.client took 170 µs (and requests about four times as much as http.client).
     """
 
     def __init__(self, port: int, token: str | None = None) -> None:
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
-        self.headers = {"Accept-Language": "en", "Content-Type": "application/json"}
+        self.address = ("127.0.0.1", port)
+        self.sock: socket.socket | None = None
+        headers = f"Host: 127.0.0.1:{port}\r\nAccept-Language: en\r\n"
         if token:
-            self.headers["X-Session-Token"] = token
+            headers += f"X-Session-Token: {token}\r\n"
+        self._headers = headers.encode("latin-1")
+        self._requests: dict[tuple[str, str], bytes] = {}  # bodiless requests, whole
 
     def call(self, method: str, path: str, json: dict | None = None) -> tuple[int, bytes, float]:
-        """(status, body, seconds); status 0 when the request failed without an answer."""
+        """(status, body, seconds from the start of the call to the body's last byte); status 0
+        when the request failed without an answer (the connection is then dropped)."""
         started = time.perf_counter()
-        body = None if json is None else jsonlib.dumps(json).encode()
+        request = self._request(method, path, json)
         try:
-            self._drop_if_closed_by_server()
-            self.connection.request(method, path, body=body, headers=self.headers)
-            response = self.connection.getresponse()
-            status, content = response.status, response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            self.connection.close()  # the next call opens a new connection
+            sock = self._connection()
+            sock.sendall(request)
+            status, content, keep = self._response(sock)
+            if not keep:
+                self.close()
+        except OSError as exc:
+            self.close()
             status, content = 0, repr(exc).encode()
         return status, content, time.perf_counter() - started
 
-    def _drop_if_closed_by_server(self) -> None:
-        """A kept-alive connection the server has closed reads as ready (at EOF): open a new
-        one instead of sending a request the server will never see."""
-        sock = self.connection.sock
+    def _request(self, method: str, path: str, json: dict | None) -> bytes:
+        if json is None:
+            request = self._requests.get((method, path))
+            if request is None:
+                request = f"{method} {path} HTTP/1.1\r\n".encode() + self._headers + b"\r\n"
+                self._requests[(method, path)] = request
+            return request
+        body = jsonlib.dumps(json).encode()
+        return b"".join(
+            (
+                f"{method} {path} HTTP/1.1\r\n".encode(),
+                self._headers,
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body),
+                body,
+            )
+        )
+
+    def _connection(self) -> socket.socket:
+        """The open connection, or a new one. A kept-alive connection the server has closed reads
+        as ready (at EOF): it is replaced rather than sent a request the server will never see."""
+        sock = self.sock
         if sock is not None and select.select([sock], [], [], 0)[0]:
-            self.connection.close()
+            self.close()
+            sock = None
+        if sock is None:
+            sock = socket.create_connection(self.address, timeout=REQUEST_TIMEOUT)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # A blocking socket with the time-out in the kernel: one system call per send or
+            # receive, where Python's own time-out polls around each of them. A receive that
+            # times out raises OSError (EAGAIN), a failed request like any other.
+            sock.settimeout(None)
+            timeval = struct.pack("ll", int(REQUEST_TIMEOUT), 0)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+            self.sock = sock
+        return sock
+
+    @staticmethod
+    def _response(sock: socket.socket) -> tuple[int, bytes, bool]:
+        data = sock.recv(65536)
+        end = data.find(b"\r\n\r\n")
+        while end < 0:
+            more = sock.recv(65536)
+            if not more:
+                raise ConnectionError("connection closed before the end of the headers")
+            data += more
+            end = data.find(b"\r\n\r\n", max(0, len(data) - len(more) - 3))
+        status, length, keep = parse_head(data[:end])
+        body = data[end + 4 :]
+        if len(body) < length:
+            chunks, received = [body], len(body)
+            while received < length:
+                more = sock.recv(max(65536, length - received))
+                if not more:
+                    raise ConnectionError(f"connection closed {length - received} bytes early")
+                chunks.append(more)
+                received += len(more)
+            body = b"".join(chunks)
+        if len(body) != length:
+            raise UnsupportedResponse(f"{len(body) - length} bytes after the body")
+        return status, body, keep
 
     def close(self) -> None:
-        self.connection.close()
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
 
 
 @dataclass
@@ -560,8 +667,11 @@ Operation = Callable[[int, Client, Recorder], bool]
 def run_closed_loop(clients: list[Client], seconds: float, operation: Operation) -> RunResult:
     """Each client thread repeats `operation(index, client, recorder)` back to back until the
     time is up (or the operation returns False); operations started before the deadline finish
-    and count. The wall time runs from the common start to the last thread's end."""
+    and count. The wall time runs from the common start to the last thread's end. An exception
+    in an operation (an answer the client cannot read, a bug) stops its thread and is raised
+    here once the others are done: the run is not reported with fewer clients."""
     recorders: list[Recorder] = []
+    failures: list[BaseException] = []
     barrier = threading.Barrier(len(clients) + 1)
     deadline_box: list[float] = []
 
@@ -570,9 +680,12 @@ def run_closed_loop(clients: list[Client], seconds: float, operation: Operation)
         recorder = Recorder(origin=started)
         recorders.append(recorder)
         deadline = deadline_box[0]
-        while time.perf_counter() < deadline:
-            if not operation(index, client, recorder):
-                break
+        try:
+            while time.perf_counter() < deadline:
+                if not operation(index, client, recorder):
+                    break
+        except BaseException as exc:
+            failures.append(exc)
 
     threads = [
         threading.Thread(target=loop, args=(i, c), daemon=True) for i, c in enumerate(clients)
@@ -587,6 +700,8 @@ def run_closed_loop(clients: list[Client], seconds: float, operation: Operation)
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
+    if failures:
+        raise failures[0]
     cpu = CpuMonitor.between(cpu_before, cpu_monitor.snapshot()) if cpu_before else None
     samples = [sample for recorder in recorders for sample in recorder.samples]
     notes = sum((recorder.notes for recorder in recorders), Counter())

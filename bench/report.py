@@ -412,8 +412,10 @@ def render(data: BenchData) -> str:
         f"clients alternating between the two instances; {c['seconds']} s per level, levels "
         f"{c['levels']}; one user (session token) per client. Warm-up: {c['warmup_seconds']} s "
         f"of reservations and payments on the seat-map session ({c['warmup']}).",
-        "- Load generator: Python threads on http.client (a fraction of a millisecond of CPU "
-        "per request; see the client column of CPU use).",
+        "- Load generator: Python threads, each with a minimal HTTP/1.1 keep-alive client on a "
+        "raw socket (requests built from pre-encoded headers, answers read by Content-Length; "
+        "anything else stops the run), well under a millisecond of CPU per request: see the "
+        "client column of CPU use.",
         "- Each scenario starts once every earlier hold has closed (expired, paid or cancelled) "
         "and its events are published, so that it does not share the machine with the expiry "
         f"of the previous one's holds; waited: {c.get('quiet', 'n/a')}.",
