@@ -246,6 +246,10 @@ class ProcRow:
     ppid: int
     pgrp: int
     ticks: int  # user + system CPU time, in clock ticks
+    rss: int = 0  # resident memory, bytes
+
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 def proc_table() -> dict[int, ProcRow]:
@@ -259,9 +263,14 @@ def proc_table() -> dict[int, ProcRow]:
             continue
         comm = raw[raw.index("(") + 1 : raw.rindex(")")]
         fields = raw[raw.rindex(")") + 2 :].split()
-        # fields[0] is the state; ppid, pgrp; utime and stime are fields 14 and 15 of stat.
+        # fields[0] is field 3 of stat (the state): ppid and pgrp are fields 4 and 5, utime and
+        # stime 14 and 15, rss (in pages) 24.
         table[int(entry)] = ProcRow(
-            comm, int(fields[1]), int(fields[2]), int(fields[11]) + int(fields[12])
+            comm,
+            int(fields[1]),
+            int(fields[2]),
+            int(fields[11]) + int(fields[12]),
+            int(fields[21]) * PAGE_SIZE,
         )
     return table
 
@@ -274,15 +283,44 @@ def _machine_jiffies() -> tuple[int, int]:
     return total - idle, total
 
 
-SERVICES = ("postgres", "redis-server", "beam.smp", "epmd", "erl_child_setup", "inet_gethost")
+# The process types of the CPU and memory tables, in their order. The app's processes are told
+# apart by the process group the run started them in (whatever the server), the shared services
+# by their command name.
+PROCESS_TYPES = ("client", "web", "worker", "postgres", "redis", "rabbitmq", "other")
+SERVICES = {
+    "postgres": ("postgres",),
+    "redis": ("redis-server",),
+    "rabbitmq": ("beam.smp", "epmd", "erl_child_setup", "inet_gethost"),
+}
+# What starts a server without being one (`make`, the shell of its recipe): its CPU is counted
+# with its server's, but it is left out of the memory table, where it would only add a small
+# process to each instance.
+LAUNCHERS = ("make", "sh", "dash", "bash", "env")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    at: float  # time.monotonic()
+    machine: tuple[int, int]  # (busy, total) jiffies
+    # pid -> (process type, CPU ticks, rss bytes; 0 for a launcher)
+    processes: dict[int, tuple[str, int, int]]
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Resident memory of the processes of one type."""
+
+    total: int  # bytes, summed: shared pages count once per process mapping them
+    count: int
+    largest: int  # bytes, the largest single process
 
 
 class CpuMonitor:
-    """Where the CPU went during a run, in cores: the measuring side (this process, its
-    pgbench/psql children and the events probe), the app stack (web instances; worker and beat;
-    "app" is both), the shared services (PostgreSQL, Redis, RabbitMQ: they serve other users of
-    the machine too) and every other process on the machine, which the benchmark does not
-    control."""
+    """Where the CPU went during a run, in cores, and the memory each kind of process holds: the
+    load generator ("client": this process, its pgbench/psql children and the events probe), the
+    app's web instances and its worker (Celery worker and beat), PostgreSQL, Redis and RabbitMQ
+    (shared: they serve other users of the machine too) and every other process on the machine,
+    which the benchmark does not control."""
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
@@ -295,31 +333,51 @@ class CpuMonitor:
         for role in ("web", "worker"):
             if row.pgrp in roles[role]:
                 return role
-        if row.comm.startswith(SERVICES):
-            return "services"
-        return "other"
+        return process_type(row.comm)
 
-    def snapshot(self) -> tuple[float, tuple[int, int], dict[int, tuple[str, int]]]:
+    def snapshot(self) -> Snapshot:
         roles = {role: self.stack.groups(role) for role in ("web", "worker", "probe")}
-        rows = {
-            pid: (self._category(pid, row, roles), row.ticks) for pid, row in proc_table().items()
-        }
-        return time.monotonic(), _machine_jiffies(), rows
+        rows = {}
+        for pid, row in proc_table().items():
+            category = self._category(pid, row, roles)
+            launcher = category in ("web", "worker") and row.comm in LAUNCHERS
+            rows[pid] = (category, row.ticks, 0 if launcher else row.rss)
+        return Snapshot(time.monotonic(), _machine_jiffies(), rows)
 
     @staticmethod
-    def between(before, after) -> dict[str, float]:
-        (t0, (busy0, total0), rows0), (t1, (busy1, total1), rows1) = before, after
-        wall = max(t1 - t0, 1e-6)
+    def between(before: Snapshot, after: Snapshot) -> dict[str, float]:
+        """Cores of each process type between two snapshots, "app" (web and worker) and
+        "machine" (every CPU's busy time, from /proc/stat)."""
+        wall = max(after.at - before.at, 1e-6)
         ticks = os.sysconf("SC_CLK_TCK")
-        cores = {"client": 0.0, "web": 0.0, "worker": 0.0, "services": 0.0, "other": 0.0}
-        for pid, (category, used) in rows1.items():
-            previous = rows0.get(pid)
+        cores = dict.fromkeys(PROCESS_TYPES, 0.0)
+        for pid, (category, used, _) in after.processes.items():
+            previous = before.processes.get(pid)
             delta = used - previous[1] if previous and previous[1] <= used else used
             cores[category] += delta / ticks / wall
         cores["app"] = cores["web"] + cores["worker"]
-        ncpu = os.cpu_count() or 1
-        cores["machine"] = (busy1 - busy0) / max(total1 - total0, 1) * ncpu
+        busy0, total0 = before.machine
+        busy1, total1 = after.machine
+        cores["machine"] = (busy1 - busy0) / max(total1 - total0, 1) * (os.cpu_count() or 1)
         return cores
+
+    @staticmethod
+    def memory(snapshot: Snapshot) -> dict[str, Memory]:
+        """Resident memory by process type at the snapshot (launchers and kernel threads left
+        out)."""
+        sizes: dict[str, list[int]] = {}
+        for category, _, rss in snapshot.processes.values():
+            if rss and category in PROCESS_TYPES:
+                sizes.setdefault(category, []).append(rss)
+        return {key: Memory(sum(values), len(values), max(values)) for key, values in sizes.items()}
+
+
+def process_type(comm: str) -> str:
+    """The process type of a process outside the run's own groups, by its command name."""
+    for key, names in SERVICES.items():
+        if comm.startswith(names):
+            return key
+    return "other"
 
 
 cpu_monitor: CpuMonitor | None = None
@@ -656,6 +714,7 @@ class RunResult:
     samples: list[tuple[str, float, float, int]]
     notes: Counter
     cpu: dict[str, float] | None = None
+    memory: dict[str, Memory] | None = None  # at the end of the run
 
     def of(self, kind: str) -> list[tuple[float, float, int]]:
         return [(t, s, status) for k, t, s, status in self.samples if k == kind]
@@ -692,7 +751,7 @@ def run_closed_loop(clients: list[Client], seconds: float, operation: Operation)
     ]
     for thread in threads:
         thread.start()
-    cpu_before = cpu_monitor.snapshot() if cpu_monitor else None
+    before = cpu_monitor.snapshot() if cpu_monitor else None
     started = time.perf_counter()
     started_at = time.time()
     deadline_box.append(started + seconds)
@@ -702,10 +761,13 @@ def run_closed_loop(clients: list[Client], seconds: float, operation: Operation)
     wall = time.perf_counter() - started
     if failures:
         raise failures[0]
-    cpu = CpuMonitor.between(cpu_before, cpu_monitor.snapshot()) if cpu_before else None
+    cpu = memory = None
+    if before:
+        after = cpu_monitor.snapshot()
+        cpu, memory = CpuMonitor.between(before, after), CpuMonitor.memory(after)
     samples = [sample for recorder in recorders for sample in recorder.samples]
     notes = sum((recorder.notes for recorder in recorders), Counter())
-    return RunResult(len(clients), wall, started_at, time.time(), samples, notes, cpu)
+    return RunResult(len(clients), wall, started_at, time.time(), samples, notes, cpu, memory)
 
 
 def make_clients(tokens: Iterable[tuple[int, str]], count: int) -> list[Client]:

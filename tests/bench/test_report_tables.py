@@ -1,0 +1,84 @@
+"""The report's tables of CPU and memory (bench.report), from a run made up in memory."""
+
+from __future__ import annotations
+
+from bench import report
+from bench.harness import Memory
+from tests.bench.helpers import MIB, bench_data, level_stats
+
+CORES = {
+    "client": 0.1,
+    "web": 1.2,
+    "worker": 0.15,
+    "postgres": 0.3,
+    "redis": 0.05,
+    "rabbitmq": 0.02,
+    "other": 0.03,
+    "machine": 1.9,
+}
+
+
+def table(lines: list[str], heading: str) -> list[list[str]]:
+    """The rows (cells) of the first table after `heading`, its header included."""
+    rows = []
+    for line in lines[lines.index(heading) + 1 :]:
+        if not line.startswith("|"):
+            if rows:
+                break
+            continue
+        if set(line) - set("|-: "):  # not the alignment row
+            rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_cpu_in_cores_and_per_operation_for_every_process_type():
+    data = bench_data(
+        {
+            "a": [level_stats("a", 32, rate=200.0, cores=CORES)],
+            "b": [level_stats("b", 32, rate=600.0, cores=CORES)],
+        }
+    )
+
+    lines = report.cpu_tables(data)
+
+    cores = table(lines, "### CPU use during each run (cores, of 2)")
+    assert cores == [
+        ["run", "machine", "client", "web", "worker", "PostgreSQL", "Redis", "RabbitMQ", "other"],
+        ["(a) 32", "1.90", "0.10", "1.20", "0.15", "0.30", "0.05", "0.02", "0.03"],
+        ["(b) 32", "1.90", "0.10", "1.20", "0.15", "0.30", "0.05", "0.02", "0.03"],
+    ]
+    per_op = table(lines, "### CPU per operation (ms of CPU per op of the scenario's figure)")
+    assert per_op[1:] == [
+        ["(a) 32", "reservation", "9.50", "0.50", "6.00", "0.75", "1.50", "0.25", "0.10", "0.15"],
+        ["(b) 32", "answer", "3.17", "0.17", "2.00", "0.25", "0.50", "0.08", "0.03", "0.05"],
+    ]
+
+
+def test_cpu_per_flow_of_f_counts_the_work_after_the_run():
+    stats = level_stats("f", 8, rate=20.0, cores=CORES)
+    stats.extra["drain"] = {"seconds": 4.0, **dict.fromkeys(CORES, 0.0), "worker": 0.5}
+
+    per_op = table(
+        report.cpu_tables(bench_data({"f": [stats]})),
+        "### CPU per operation (ms of CPU per op of the scenario's figure)",
+    )
+
+    # 0.15 cores / 20 flows/s, plus 0.5 cores x 4 s over its 160 flows
+    assert per_op[1][5] == f"{0.15 * 1000 / 20 + 0.5 * 4 * 1000 / 160:.2f}"
+
+
+def test_memory_by_process_type_at_the_end_of_each_run():
+    memory = {
+        "web": Memory(1000 * MIB, 7, 150 * MIB),
+        "worker": Memory(300 * MIB, 4, 110 * MIB),
+        "postgres": Memory(400 * MIB, 20, 60 * MIB),
+        "rabbitmq": Memory(130 * MIB, 3, 120 * MIB),
+    }
+    data = bench_data({"c": [level_stats("c", 8, rate=500.0, memory=memory)]})
+
+    rows = table(report.memory_table(data), report.memory_table(data)[1])
+
+    assert rows == [
+        ["run", "web", "worker", "PostgreSQL", "Redis", "RabbitMQ"],
+        ["(c) 8", "1,000 / 7 / 150", "300 / 4 / 110", "400 / 20 / 60", "n/a", "130 / 3 / 120"],
+    ]
