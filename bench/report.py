@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import figures
 from .harness import PROCESS_TYPES
 from .pgbench import PgbenchResult
 from .probes import EventLatency, ExpiryResult
@@ -442,6 +443,27 @@ def memory_table(data: BenchData) -> list[str]:
     ]
 
 
+def run_figures(data: BenchData) -> dict:
+    """This run's figures as bench/results.json holds them."""
+    return figures.collect(
+        data.levels,
+        pgbench_tps=data.pgbench.tps if data.pgbench else None,
+        started=data.started,
+        commit=data.config.get("commit", "?"),
+        seconds=float(data.config.get("seconds", "nan")),
+        machine=data.machine,
+    )
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("**met**" if ok else "**not met**")
+
+
+def speed_targets_table(results: dict) -> list[str]:
+    rows = [[v.target.text, v.measured, _verdict(v.ok)] for v in figures.speed_targets(results)]
+    return ["", "## Speed targets", "", *_table(["target", "measured", "verdict"], rows, "---")]
+
+
 def _median(values: list[float]) -> float | None:
     if not values:
         return None
@@ -567,6 +589,7 @@ def render(data: BenchData) -> str:
         lines += ["", "### What bounds throughput and latency", ""] + [
             f"- {line}" for line in unmet
         ]
+    lines += speed_targets_table(run_figures(data))
     warnings = list(data.warnings)
     foreign = [
         s.extra["cpu"]["other"]

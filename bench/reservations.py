@@ -1,5 +1,6 @@
-"""`make bench`: benchmark of the reservation path on the local stack; writes bench/report.md and
-bench/latency.png and prints the report. It reports figures and never fails on a time.
+"""`make bench`: benchmark of the reservation path on the local stack; writes bench/report.md,
+bench/latency.png and bench/results.json (the figures, machine-readable), and prints the report.
+It reports figures and never fails on a time.
 
     .venv/bin/python -m bench.reservations
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -137,6 +139,17 @@ def _summary(stats) -> str:
     return text
 
 
+def _commit() -> str:
+    """The commit the run measured (`-dirty`: with changes not committed)."""
+    try:
+        result = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=harness.ROOT, capture_output=True
+        )
+    except OSError:
+        return "?"
+    return result.stdout.decode().strip() or "?"
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
@@ -153,7 +166,7 @@ def main() -> None:
     harness.recreate_database()
     harness.configure()
 
-    from . import pgbench, probes, report, scenarios
+    from . import figures, pgbench, probes, report, scenarios
 
     fixtures = harness.Fixtures()
     tokens = fixtures.users(max([*LEVELS, EVENT_CLIENTS, 16]), "client")
@@ -268,6 +281,7 @@ def main() -> None:
             "warmup": ", ".join(f"{k}: {v}" for k, v in warmup.items()),
             "warmup_seconds": f"{WARMUP_SECONDS:g}",
             "quiet": ", ".join(f"({k}) {v:.0f} s" for k, v in quiet.items()),
+            "commit": _commit(),
         },
         pgbench=pg,
         levels={key: value for key, value in levels.items() if value},
@@ -285,10 +299,14 @@ def main() -> None:
     OUT_DIR.mkdir(exist_ok=True)
     text = report.render(data)
     (OUT_DIR / "report.md").write_text(text)
+    figures.write(report.run_figures(data))
     report.plot(data, OUT_DIR / "latency.png")
     print()
     print(text)
-    log(f"wrote {OUT_DIR / 'report.md'} and {OUT_DIR / 'latency.png'} in {data.duration_s:.0f} s")
+    log(
+        f"wrote {OUT_DIR / 'report.md'}, {OUT_DIR / 'latency.png'} and {figures.RESULTS} in "
+        f"{data.duration_s:.0f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The report's tables of CPU and memory (bench.report), from a run made up in memory."""
+"""The report's tables of CPU, memory and speed targets (bench.report), from a run made up in
+memory."""
 
 from __future__ import annotations
 
@@ -81,4 +82,37 @@ def test_memory_by_process_type_at_the_end_of_each_run():
     assert rows == [
         ["run", "web", "worker", "PostgreSQL", "Redis", "RabbitMQ"],
         ["(c) 8", "1,000 / 7 / 150", "300 / 4 / 110", "400 / 20 / 60", "n/a", "130 / 3 / 120"],
+    ]
+
+
+def _run(**extra):
+    levels = {
+        "a": [level_stats("a", 32, rate=200.0, cores=CORES)],  # pgbench 1,000: needs 250
+        "b": [
+            level_stats("b", 32, rate=1100.0),
+            level_stats("b", 64, rate=1200.0, conflict_p99=99.0),
+        ],
+        "c": [level_stats("c", 32, rate=900.0)],
+    }
+    return bench_data(levels, **extra)
+
+
+def test_speed_targets_judged_on_the_run():
+    data = _run()
+
+    rows = table(report.speed_targets_table(report.run_figures(data)), "## Speed targets")
+
+    assert rows == [
+        ["target", "measured", "verdict"],
+        [
+            "(a) uncontended reservations/s at 32 clients ≥ 0.25 x pgbench tps",
+            "200/s (0.25 x 1,000 tps = 250/s)",
+            "**not met**",
+        ],
+        ["(b) rush answers/s at 32 clients ≥ 1,000", "1,100/s", "**met**"],
+        ["(b) rush 409 p99 at 64 clients ≤ 150 ms", "99.0 ms", "**met**"],
+        ["(c) seat map reads/s at 32 clients ≥ 1,200", "900/s", "**not met**"],
+        ["(d) reserve-then-pay flows/s at 32 clients ≥ 80", "32 clients not run", "n/a"],
+        ["(e) empty requests/s at 32 clients ≥ 2,000", "32 clients not run", "n/a"],
+        ["worker CPU per reservation in (a) at 32 clients ≤ 1 ms", "0.8 ms", "**met**"],
     ]
