@@ -1,12 +1,16 @@
-"""A run's figures as data: bench/results.json (written by every run), and the speed targets
-judged on them.
+"""A run's figures as data: bench/results.json (written by every run), bench/baseline.json (the
+figures of an earlier run the report sets beside this one's), and the speed targets, judged on
+either.
 
 The figures of a run: {"format", "note", "started", "commit", "seconds", "levels", "machine",
 "pgbench_tps", "scenarios": {scenario: [level, ...]}}, a level being {"clients", "unit", "rate"
 (the scenario's headline figure: every answer for (b), successful operations otherwise),
 "throughput", "p50", "p95", "p99", "conflicts", "conflict_p50", "conflict_p99", "errors",
 "cpu_cores" and "cpu_ms_per_op" by process type (and "machine"), "memory" by process type
-({"total_mib", "count", "largest_mib"})}; latencies in ms. A figure not measured is null.
+({"total_mib", "count", "largest_mib"})}; latencies in ms. A baseline made from an older report
+has only what that report showed: a figure it lacks is missing or null, and is shown as n/a.
+To make a run the baseline: copy bench/results.json to bench/baseline.json and say in its
+"note" what it is.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from .harness import OUT_DIR, PROCESS_TYPES
 from .scenarios import UNITS, LevelStats
 
 RESULTS = OUT_DIR / "results.json"
+BASELINE = OUT_DIR / "baseline.json"
 FORMAT = 1
 MIB = 1024 * 1024
 
@@ -87,7 +92,7 @@ def write(figures: dict, path: Path = RESULTS) -> None:
     path.write_text(json.dumps(figures, indent=1, ensure_ascii=False) + "\n")
 
 
-def load(path: Path) -> dict | None:
+def load(path: Path = BASELINE) -> dict | None:
     """The figures in `path`, or None when there is no such file."""
     if not path.exists():
         return None
@@ -197,3 +202,55 @@ def speed_targets(figures: dict) -> list[Verdict]:
                 measured += f" (0.25 x {figures['pgbench_tps']:,.0f} tps = {limit:,.0f}/s)"
             verdicts.append(Verdict(target, measured, ok))
     return verdicts
+
+
+# --- Before and after ------------------------------------------------------------------------
+
+# (title, the figure in a level, digits): the main columns, baseline beside this run.
+COMPARED: tuple[tuple[str, Callable[[dict], float | None], int], ...] = (
+    ("throughput", _rate, 0),
+    ("p99 ms", lambda x: x.get("p99"), 1),
+    *(
+        (f"{kind} CPU ms per op", lambda x, kind=kind: x.get("cpu_ms_per_op", {}).get(kind), 2)
+        for kind in ("machine", *PROCESS_TYPES)
+    ),
+)
+
+
+def _change(before: float | None, after: float | None, digits: int) -> str:
+    if before is None and after is None:
+        return "n/a"
+    if before is None or after is None:
+        return f"{'n/a' if before is None else f'{before:,.{digits}f}'} → " + (
+            "n/a" if after is None else f"{after:,.{digits}f}"
+        )
+    text = f"{before:,.{digits}f} → {after:,.{digits}f}"
+    if before:
+        text += f" ({(after - before) / before * 100:+.0f}%)"
+    return text
+
+
+def comparison(current: dict, baseline: dict) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the before/after table: one row a scenario level that both runs have,
+    a column a main figure that both have somewhere; each cell "baseline → this run (change)"."""
+    pairs = []
+    for scenario, levels in current.get("scenarios", {}).items():
+        for now in levels:
+            before = level(baseline, scenario, now["clients"])
+            if before:
+                pairs.append((scenario, now, before))
+    columns = [
+        (title, value, digits)
+        for title, value, digits in COMPARED
+        if any(value(now) is not None and value(before) is not None for _, now, before in pairs)
+    ]
+    header = ["run", "unit", *(title for title, _, _ in columns)]
+    rows = [
+        [
+            f"({scenario}) {now['clients']}",
+            now["unit"],
+            *(_change(value(before), value(now), digits) for _, value, digits in columns),
+        ]
+        for scenario, now, before in pairs
+    ]
+    return header, rows

@@ -29,6 +29,7 @@ class BenchData:
     started: str = ""
     loadavg_after: str = ""
     events_cpu: dict | None = None
+    baseline: dict | None = None  # bench/baseline.json's figures
 
 
 CPU_COLUMNS = ("machine", *PROCESS_TYPES)
@@ -459,9 +460,40 @@ def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("**met**" if ok else "**not met**")
 
 
-def speed_targets_table(results: dict) -> list[str]:
-    rows = [[v.target.text, v.measured, _verdict(v.ok)] for v in figures.speed_targets(results)]
-    return ["", "## Speed targets", "", *_table(["target", "measured", "verdict"], rows, "---")]
+def speed_targets_table(data: BenchData, results: dict) -> list[str]:
+    now = figures.speed_targets(results)
+    before = figures.speed_targets(data.baseline) if data.baseline else None
+    header = ["target", "measured", "verdict"]
+    if before:
+        header.append("baseline")
+    rows = []
+    for index, verdict in enumerate(now):
+        row = [verdict.target.text, verdict.measured, _verdict(verdict.ok)]
+        if before:
+            row.append(f"{before[index].measured}: {_verdict(before[index].ok)}")
+        rows.append(row)
+    return ["", "## Speed targets", "", *_table(header, rows, "---")]
+
+
+def comparison_section(data: BenchData, results: dict) -> list[str]:
+    baseline = data.baseline
+    if not baseline:
+        return []
+    header, rows = figures.comparison(results, baseline)
+    then = baseline.get("pgbench_tps")
+    now = results.get("pgbench_tps")
+    lines = [
+        "",
+        "## Before and after",
+        "",
+        f"Baseline (bench/baseline.json): {baseline.get('note') or 'no note'} Run of "
+        f"{baseline.get('started', '?')}, commit {baseline.get('commit', '?')}. Each cell: "
+        "baseline → this run (change). pgbench ran the same reservation transaction at "
+        f"{_f(then, 0)} tps then and {_f(now, 0)} tps now: the machine's own speed, which "
+        "varies from run to run.",
+        "",
+    ]
+    return [*lines, *(_table(header, rows) if rows else ["- no level in common"])]
 
 
 def _median(values: list[float]) -> float | None:
@@ -589,7 +621,9 @@ def render(data: BenchData) -> str:
         lines += ["", "### What bounds throughput and latency", ""] + [
             f"- {line}" for line in unmet
         ]
-    lines += speed_targets_table(run_figures(data))
+    results = run_figures(data)
+    lines += speed_targets_table(data, results)
+    lines += comparison_section(data, results)
     warnings = list(data.warnings)
     foreign = [
         s.extra["cpu"]["other"]

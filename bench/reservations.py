@@ -1,6 +1,7 @@
 """`make bench`: benchmark of the reservation path on the local stack; writes bench/report.md,
 bench/latency.png and bench/results.json (the figures, machine-readable), and prints the report.
-It reports figures and never fails on a time.
+The report sets bench/baseline.json's figures, when it exists, beside this run's. It reports
+figures and never fails on a time.
 
     .venv/bin/python -m bench.reservations
 
@@ -295,6 +296,7 @@ def main() -> None:
         duration_s=time.time() - began,
         started=started,
         loadavg_after=" ".join(Path("/proc/loadavg").read_text().split()[:3]),
+        baseline=figures.load(),
     )
     OUT_DIR.mkdir(exist_ok=True)
     text = report.render(data)

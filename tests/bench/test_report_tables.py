@@ -1,5 +1,5 @@
-"""The report's tables of CPU, memory and speed targets (bench.report), from a run made up in
-memory."""
+"""The report's tables of CPU, memory, speed targets and before/after (bench.report), from a run
+made up in memory."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def _run(**extra):
 def test_speed_targets_judged_on_the_run():
     data = _run()
 
-    rows = table(report.speed_targets_table(report.run_figures(data)), "## Speed targets")
+    rows = table(report.speed_targets_table(data, report.run_figures(data)), "## Speed targets")
 
     assert rows == [
         ["target", "measured", "verdict"],
@@ -115,4 +115,50 @@ def test_speed_targets_judged_on_the_run():
         ["(d) reserve-then-pay flows/s at 32 clients ≥ 80", "32 clients not run", "n/a"],
         ["(e) empty requests/s at 32 clients ≥ 2,000", "32 clients not run", "n/a"],
         ["worker CPU per reservation in (a) at 32 clients ≤ 1 ms", "0.8 ms", "**met**"],
+    ]
+
+
+def test_with_a_baseline_the_speed_targets_show_its_verdicts_too():
+    baseline = {
+        "format": 1,
+        "pgbench_tps": 1331.0,
+        "scenarios": {"a": [{"clients": 32, "rate": 159.0, "cpu_ms_per_op": {"worker": 0.9}}]},
+    }
+    data = _run(baseline=baseline)
+
+    rows = table(report.speed_targets_table(data, report.run_figures(data)), "## Speed targets")
+
+    assert rows[0] == ["target", "measured", "verdict", "baseline"]
+    assert rows[1][3] == "159/s (0.25 x 1,331 tps = 333/s): **not met**"
+    assert rows[2][3] == "32 clients not run: n/a"
+    assert rows[7][3] == "0.9 ms: **met**"
+
+
+def test_no_baseline_no_before_and_after():
+    data = _run()
+
+    assert report.comparison_section(data, report.run_figures(data)) == []
+
+
+def test_the_before_and_after_section_says_what_the_baseline_is():
+    baseline = {
+        "format": 1,
+        "note": "Before the change.",
+        "started": "2026-12-03 16:13 UTC",
+        "commit": "82d77e1",
+        "pgbench_tps": 1331.0,
+        "scenarios": {"c": [{"clients": 32, "unit": "reads/s", "rate": 545.0, "p99": 388.2}]},
+    }
+    data = _run(baseline=baseline)
+
+    lines = report.comparison_section(data, report.run_figures(data))
+
+    assert lines[3].startswith(
+        "Baseline (bench/baseline.json): Before the change. Run of 2026-12-03 16:13 UTC, commit "
+        "82d77e1."
+    )
+    assert "1331 tps then and 1000 tps now" in lines[3]
+    assert table(lines, "## Before and after") == [
+        ["run", "unit", "throughput", "p99 ms"],
+        ["(c) 32", "reads/s", "545 → 900 (+65%)", "388.2 → 50.0 (-87%)"],
     ]
