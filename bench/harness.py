@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
 import requests
 
@@ -211,6 +212,10 @@ class Stack:
                 proc.popen.wait(5)
         self.procs.clear()
 
+    def group(self, name: str) -> int:
+        """The process group of the process started as `name`."""
+        return next(proc.popen.pid for proc in self.procs if proc.name == name)
+
     def groups(self, role: str) -> set[int]:
         """Process groups of one role: "web" (the API instances), "worker" (Celery worker and
         beat) or "probe" (the measuring side)."""
@@ -292,6 +297,7 @@ SERVICES = {
     "redis": ("redis-server",),
     "rabbitmq": ("beam.smp", "epmd", "erl_child_setup", "inet_gethost"),
 }
+PROFILER = "py-spy"  # a child of this process that measures, not load: counted apart
 # What starts a server without being one (`make`, the shell of its recipe): its CPU is counted
 # with its server's, but it is left out of the memory table, where it would only add a small
 # process to each instance.
@@ -320,7 +326,8 @@ class CpuMonitor:
     load generator ("client": this process, its pgbench/psql children and the events probe), the
     app's web instances and its worker (Celery worker and beat), PostgreSQL, Redis and RabbitMQ
     (shared: they serve other users of the machine too) and every other process on the machine,
-    which the benchmark does not control."""
+    which the benchmark does not control. py-spy, when it records a profile, is counted apart
+    ("profiler")."""
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
@@ -329,7 +336,7 @@ class CpuMonitor:
 
     def _category(self, pid: int, row: ProcRow, roles: dict[str, set[int]]) -> str:
         if pid == self.me or row.pgrp == self.my_group or row.pgrp in roles["probe"]:
-            return "client"
+            return PROFILER if row.comm == PROFILER else "client"
         for role in ("web", "worker"):
             if row.pgrp in roles[role]:
                 return role
@@ -350,7 +357,7 @@ class CpuMonitor:
         "machine" (every CPU's busy time, from /proc/stat)."""
         wall = max(after.at - before.at, 1e-6)
         ticks = os.sysconf("SC_CLK_TCK")
-        cores = dict.fromkeys(PROCESS_TYPES, 0.0)
+        cores = dict.fromkeys((*PROCESS_TYPES, PROFILER), 0.0)
         for pid, (category, used, _) in after.processes.items():
             previous = before.processes.get(pid)
             delta = used - previous[1] if previous and previous[1] <= used else used
@@ -363,8 +370,8 @@ class CpuMonitor:
 
     @staticmethod
     def memory(snapshot: Snapshot) -> dict[str, Memory]:
-        """Resident memory by process type at the snapshot (launchers and kernel threads left
-        out)."""
+        """Resident memory by process type at the snapshot (launchers, kernel threads and the
+        profiler left out)."""
         sizes: dict[str, list[int]] = {}
         for category, _, rss in snapshot.processes.values():
             if rss and category in PROCESS_TYPES:
@@ -723,6 +730,29 @@ class RunResult:
 Operation = Callable[[int, Client, Recorder], bool]
 
 
+class RunObserver(Protocol):
+    """Told when a closed-loop run starts and when it has ended (profiles.py records one)."""
+
+    def started(self, seconds: float) -> None: ...
+
+    def ended(self) -> None: ...
+
+
+# The observer of the next runs, if any (`observed`).
+run_observer: RunObserver | None = None
+
+
+@contextlib.contextmanager
+def observed(observer: RunObserver | None):
+    """The runs started inside the block are told to `observer` (None: to nobody)."""
+    global run_observer
+    run_observer = observer
+    try:
+        yield
+    finally:
+        run_observer = None
+
+
 def run_closed_loop(clients: list[Client], seconds: float, operation: Operation) -> RunResult:
     """Each client thread repeats `operation(index, client, recorder)` back to back until the
     time is up (or the operation returns False); operations started before the deadline finish
@@ -756,9 +786,14 @@ def run_closed_loop(clients: list[Client], seconds: float, operation: Operation)
     started_at = time.time()
     deadline_box.append(started + seconds)
     barrier.wait()
+    observer = run_observer
+    if observer:
+        observer.started(seconds)
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
+    if observer:
+        observer.ended()
     if failures:
         raise failures[0]
     cpu = memory = None

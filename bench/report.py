@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import figures
-from .harness import PROCESS_TYPES
+from .harness import PROCESS_TYPES, PROFILER
 from .pgbench import PgbenchResult
 from .probes import EventLatency, ExpiryResult
+from .profiles import Profile
 from .scenarios import SETTLE_TIMEOUT_SECONDS, TITLES, UNITS, LevelStats
 
 
@@ -29,6 +30,7 @@ class BenchData:
     started: str = ""
     loadavg_after: str = ""
     events_cpu: dict | None = None
+    profiles: dict[str, Profile] = field(default_factory=dict)  # by scenario
     baseline: dict | None = None  # bench/baseline.json's figures
 
 
@@ -391,6 +393,12 @@ def cpu_tables(data: BenchData) -> list[str]:
     for row in rows:
         row.insert(1, OPS[row[0][1]])
     lines += _table([header[0], "op", *header[1:]], rows)
+    profiled = [
+        f"({key}) {s.clients}: {s.extra['cpu'][PROFILER]:.2f}"
+        for key in SCENARIOS
+        for s in data.levels.get(key, [])
+        if s.extra.get("cpu", {}).get(PROFILER)
+    ]
     lines += [
         "",
         "- machine: all CPUs busy (from /proc/stat); client: the load generator (this process "
@@ -406,6 +414,11 @@ def cpu_tables(data: BenchData) -> list[str]:
         "but CPU per op also counts the CPU spent after it until the last sale (webhook "
         "delivery, storing and processing), divided by the flows.",
     ]
+    if profiled:
+        lines.append(
+            "- py-spy, while it recorded a profile, is in machine but in no other column; it "
+            f"used (cores) {', '.join(profiled)}."
+        )
     lines.append(
         f"- Load average before the run {data.machine.get('loadavg', '?')}, after it "
         f"{data.loadavg_after}."
@@ -460,19 +473,85 @@ def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("**met**" if ok else "**not met**")
 
 
+def _profile_cell(data: BenchData, verdict: figures.Verdict) -> str:
+    """For a target not met: the profile that shows where the CPU went."""
+    if verdict.ok is not False:
+        return ""
+    if not verdict.target.profiled:
+        return "no profile of the worker"
+    profile = data.profiles.get(verdict.target.scenario)
+    if profile is None:
+        return "not profiled (BENCH_PROFILE)"
+    if profile.svg is None:
+        return f"no profile: {profile.error}"
+    name = profile.svg.name
+    text = f"[flame graph](profiles/{name})"
+    if profile.text:
+        text += f", [top {len(profile.own)}](profiles/{profile.text.name})"
+    return text
+
+
 def speed_targets_table(data: BenchData, results: dict) -> list[str]:
     now = figures.speed_targets(results)
     before = figures.speed_targets(data.baseline) if data.baseline else None
     header = ["target", "measured", "verdict"]
     if before:
         header.append("baseline")
+    header.append("where the CPU goes")
     rows = []
     for index, verdict in enumerate(now):
         row = [verdict.target.text, verdict.measured, _verdict(verdict.ok)]
         if before:
             row.append(f"{before[index].measured}: {_verdict(before[index].ok)}")
-        rows.append(row)
+        rows.append([*row, _profile_cell(data, verdict)])
     return ["", "## Speed targets", "", *_table(header, rows, "---")]
+
+
+def profiles_section(data: BenchData) -> list[str]:
+    if not data.profiles:
+        return []
+    lines = [
+        "",
+        "### Profiles (py-spy)",
+        "",
+        "One process of the first web instance (the one using the most CPU half a second into "
+        "the level), sampled while the scenario ran, only the thread holding the GIL (the "
+        "process's Python CPU). py-spy pauses the process at each sample and takes some CPU "
+        "(see CPU use), so these levels run a little slower than they would unobserved; the "
+        "rate is kept modest for that reason.",
+    ]
+    for key, profile in sorted(data.profiles.items()):
+        head = f"- ({key}) at {profile.clients} clients: "
+        if profile.svg is None:
+            lines.append(head + f"no profile: {profile.error}.")
+            continue
+        lines.append(
+            head + f"{profile.process}, {profile.seconds} s at {profile.rate} samples/s, "
+            f"{profile.samples} samples: [flame graph](profiles/{profile.svg.name}), "
+            f"[top {len(profile.own)}](profiles/{profile.text.name})."
+        )
+        rows = [
+            [str(rank + 1), *_ranked(profile.own, rank), *_ranked(profile.inclusive, rank)]
+            for rank in range(max(len(profile.own), len(profile.inclusive)))
+        ]
+        lines += [
+            "",
+            "<details><summary>top functions (% of samples)</summary>",
+            "",
+            *_table(["#", "self %", "function", "inclusive %", "function"], rows),
+            "",
+            "</details>",
+            "",
+        ]
+    return lines
+
+
+def _ranked(column: list[tuple[str, float]], rank: int) -> list[str]:
+    """(share, function) cells of one rank of a top list, empty past its end."""
+    if rank >= len(column):
+        return ["", ""]
+    name, percent = column[rank]
+    return [f"{percent:.1f}", f"`{name}`"]
 
 
 def comparison_section(data: BenchData, results: dict) -> list[str]:
@@ -623,6 +702,7 @@ def render(data: BenchData) -> str:
         ]
     results = run_figures(data)
     lines += speed_targets_table(data, results)
+    lines += profiles_section(data)
     lines += comparison_section(data, results)
     warnings = list(data.warnings)
     foreign = [

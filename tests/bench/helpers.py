@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.harness import PROCESS_TYPES, Memory
+from bench.harness import PROCESS_TYPES, PROFILER, Memory
 from bench.pgbench import PgbenchResult
 from bench.report import BenchData
 from bench.scenarios import LevelStats
@@ -45,7 +45,7 @@ CONFIG = {
 def cpu(**cores: float) -> dict[str, float]:
     """Cores by process type (0 for those not given), with "app" and "machine" as the monitor
     reports them."""
-    out = dict.fromkeys(PROCESS_TYPES, 0.0) | cores
+    out = dict.fromkeys((*PROCESS_TYPES, PROFILER), 0.0) | cores
     out["app"] = out["web"] + out["worker"]
     out.setdefault("machine", sum(out[k] for k in PROCESS_TYPES))
     return out

@@ -33,6 +33,7 @@ def test_cores_of_each_process_type_between_two_snapshots():
         p2=("postgres", TICKS, 0),
         p3=("client", TICKS, 0),
         p4=("rabbitmq", TICKS // 2, 0),  # started during the window: all its CPU counts
+        p5=("py-spy", TICKS, 0),
     )
 
     cores = CpuMonitor.between(before, after)
@@ -41,12 +42,13 @@ def test_cores_of_each_process_type_between_two_snapshots():
     assert cores["postgres"] == pytest.approx(0.5)
     assert cores["client"] == 0
     assert cores["rabbitmq"] == pytest.approx(0.25)
+    assert cores["py-spy"] == pytest.approx(0.5)
     assert cores["redis"] == cores["worker"] == cores["other"] == 0
     assert cores["app"] == pytest.approx(1.0)
     assert cores["machine"] == pytest.approx(0.75 * (os.cpu_count() or 1))
 
 
-def test_memory_by_process_type_leaves_out_launchers():
+def test_memory_by_process_type_leaves_out_launchers_and_the_profiler():
     taken = snapshot(
         0.0,
         0,
@@ -55,6 +57,7 @@ def test_memory_by_process_type_leaves_out_launchers():
         p2=("web", 0, 300 * MIB),
         p3=("web", 0, 0),  # a launcher (`make`): rss recorded as 0
         p4=("redis", 0, 10 * MIB),
+        p5=("py-spy", 0, 50 * MIB),
     )
 
     assert CpuMonitor.memory(taken) == {

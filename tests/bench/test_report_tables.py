@@ -1,10 +1,13 @@
-"""The report's tables of CPU, memory, speed targets and before/after (bench.report), from a run
-made up in memory."""
+"""The report's tables of CPU, memory, speed targets, profiles and before/after (bench.report),
+from a run made up in memory."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bench import report
 from bench.harness import Memory
+from bench.profiles import Profile
 from tests.bench.helpers import MIB, bench_data, level_stats
 
 CORES = {
@@ -16,6 +19,7 @@ CORES = {
     "rabbitmq": 0.02,
     "other": 0.03,
     "machine": 1.9,
+    "py-spy": 0.1,
 }
 
 
@@ -53,6 +57,7 @@ def test_cpu_in_cores_and_per_operation_for_every_process_type():
         ["(a) 32", "reservation", "9.50", "0.50", "6.00", "0.75", "1.50", "0.25", "0.10", "0.15"],
         ["(b) 32", "answer", "3.17", "0.17", "2.00", "0.25", "0.50", "0.08", "0.03", "0.05"],
     ]
+    assert any("py-spy" in line and "(a) 32: 0.10" in line for line in lines)
 
 
 def test_cpu_per_flow_of_f_counts_the_work_after_the_run():
@@ -97,24 +102,36 @@ def _run(**extra):
     return bench_data(levels, **extra)
 
 
-def test_speed_targets_judged_on_the_run():
-    data = _run()
+def test_speed_targets_point_to_the_profile_of_a_scenario_that_misses_one():
+    profile = Profile("a", 32, process="web-8701, pid 7", samples=400, seconds=5)
+    profile.svg, profile.text = Path("bench/profiles/a.svg"), Path("bench/profiles/a.txt")
+    profile.own = [("f (x.py:1)", 50.0)]
+    failed = Profile("c", 32, error="py-spy could not record pid 9: Permission denied")
+    data = _run(profiles={"a": profile, "c": failed})
 
     rows = table(report.speed_targets_table(data, report.run_figures(data)), "## Speed targets")
 
-    assert rows == [
-        ["target", "measured", "verdict"],
-        [
-            "(a) uncontended reservations/s at 32 clients ≥ 0.25 x pgbench tps",
-            "200/s (0.25 x 1,000 tps = 250/s)",
-            "**not met**",
-        ],
-        ["(b) rush answers/s at 32 clients ≥ 1,000", "1,100/s", "**met**"],
-        ["(b) rush 409 p99 at 64 clients ≤ 150 ms", "99.0 ms", "**met**"],
-        ["(c) seat map reads/s at 32 clients ≥ 1,200", "900/s", "**not met**"],
-        ["(d) reserve-then-pay flows/s at 32 clients ≥ 80", "32 clients not run", "n/a"],
-        ["(e) empty requests/s at 32 clients ≥ 2,000", "32 clients not run", "n/a"],
-        ["worker CPU per reservation in (a) at 32 clients ≤ 1 ms", "0.8 ms", "**met**"],
+    assert rows[0] == ["target", "measured", "verdict", "where the CPU goes"]
+    by_target = {row[0]: row[1:] for row in rows[1:]}
+    assert by_target["(a) uncontended reservations/s at 32 clients ≥ 0.25 x pgbench tps"] == [
+        "200/s (0.25 x 1,000 tps = 250/s)",
+        "**not met**",
+        "[flame graph](profiles/a.svg), [top 1](profiles/a.txt)",
+    ]
+    assert by_target["(b) rush answers/s at 32 clients ≥ 1,000"] == ["1,100/s", "**met**", ""]
+    assert by_target["(b) rush 409 p99 at 64 clients ≤ 150 ms"] == ["99.0 ms", "**met**", ""]
+    assert by_target["(c) seat map reads/s at 32 clients ≥ 1,200"][2] == (
+        "no profile: py-spy could not record pid 9: Permission denied"
+    )
+    assert by_target["(d) reserve-then-pay flows/s at 32 clients ≥ 80"] == [
+        "32 clients not run",
+        "n/a",
+        "",
+    ]
+    assert by_target["worker CPU per reservation in (a) at 32 clients ≤ 1 ms"] == [
+        "0.8 ms",
+        "**met**",
+        "",
     ]
 
 
@@ -128,10 +145,29 @@ def test_with_a_baseline_the_speed_targets_show_its_verdicts_too():
 
     rows = table(report.speed_targets_table(data, report.run_figures(data)), "## Speed targets")
 
-    assert rows[0] == ["target", "measured", "verdict", "baseline"]
+    assert rows[0] == ["target", "measured", "verdict", "baseline", "where the CPU goes"]
     assert rows[1][3] == "159/s (0.25 x 1,331 tps = 333/s): **not met**"
     assert rows[2][3] == "32 clients not run: n/a"
     assert rows[7][3] == "0.9 ms: **met**"
+
+
+def test_the_profiles_section_ranks_self_and_inclusive_side_by_side():
+    profile = Profile("b", 32, process="web-8701, pid 7", samples=300, seconds=5, rate=250)
+    profile.svg, profile.text = Path("bench/profiles/b.svg"), Path("bench/profiles/b.txt")
+    profile.own = [("leaf (a.py:1)", 40.0)]
+    profile.inclusive = [("main (a.py:9)", 100.0), ("leaf (a.py:1)", 40.0)]
+
+    lines = report.profiles_section(bench_data({}, profiles={"b": profile}))
+
+    assert (
+        "- (b) at 32 clients: web-8701, pid 7, 5 s at 250 samples/s, 300 samples: "
+        "[flame graph](profiles/b.svg), [top 1](profiles/b.txt)." in lines
+    )
+    assert table(lines, "<details><summary>top functions (% of samples)</summary>") == [
+        ["#", "self %", "function", "inclusive %", "function"],
+        ["1", "40.0", "`leaf (a.py:1)`", "100.0", "`main (a.py:9)`"],
+        ["2", "", "", "40.0", "`leaf (a.py:1)`"],
+    ]
 
 
 def test_no_baseline_no_before_and_after():
@@ -162,3 +198,22 @@ def test_the_before_and_after_section_says_what_the_baseline_is():
         ["run", "unit", "throughput", "p99 ms"],
         ["(c) 32", "reads/s", "545 → 900 (+65%)", "388.2 → 50.0 (-87%)"],
     ]
+
+
+def test_the_whole_report_renders_every_new_section():
+    profile = Profile("a", 32, process="web-8701, pid 7", samples=400, seconds=5)
+    profile.svg, profile.text = Path("bench/profiles/a.svg"), Path("bench/profiles/a.txt")
+    data = _run(profiles={"a": profile}, baseline={"format": 1, "scenarios": {}})
+
+    text = report.render(data)
+
+    for heading in (
+        "### CPU use during each run (cores, of 2)",
+        "### CPU per operation (ms of CPU per op of the scenario's figure)",
+        "### Resident memory at the end of each run (MiB in all / processes / MiB of the largest)",
+        "## Targets",
+        "## Speed targets",
+        "### Profiles (py-spy)",
+        "## Before and after",
+    ):
+        assert f"\n{heading}\n" in text
