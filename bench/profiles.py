@@ -1,17 +1,17 @@
 """Profiles beside the report: where one web process spends its CPU while a scenario runs.
 
 During the profiled scenarios (BENCH_PROFILE, `abc`) at BENCH_PROFILE_CLIENTS (32) clients,
-py-spy samples the busiest process of the first web instance (found from /proc half a second
-into the run, whatever the server) for BENCH_PROFILE_SECONDS (5) at BENCH_PROFILE_RATE (250)
-samples a second, and the run writes bench/profiles/<scenario>.svg (a flame graph, drawn here
-from py-spy's raw samples) and bench/profiles/<scenario>.txt (the top functions by inclusive and
-by self share of the samples).
+py-spy samples the busiest process of the first web instance (the one using the most CPU over
+the run's first half second, from /proc, whatever the server) for up to BENCH_PROFILE_SECONDS
+(5) at BENCH_PROFILE_RATE (250) samples a second, and the run writes
+bench/profiles/<scenario>.svg (a flame graph, drawn here from py-spy's raw samples) and
+bench/profiles/<scenario>.txt (the top functions by inclusive and by self share of the samples).
 
 Only the thread holding the GIL is sampled (`--gil`): a web process's Python code runs one thread
 at a time, so that is where its CPU goes; threads waiting for a request or a lock, which py-spy
-cannot always tell from running ones, stay out. py-spy's own CPU is counted apart from the load
-generator's (about 0.1 of the 2 cores at 250 samples a second, 0.04 at 100). If py-spy cannot
-attach (no ptrace permission, not installed), the profile says why and the run goes on.
+cannot always tell from running ones, stay out. py-spy's own CPU is measured and reported (about
+0.1 of the 2 cores at 250 samples a second, 0.04 at 100). If py-spy cannot attach (no ptrace
+permission, not installed), the profile says why and the run goes on.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zlib
@@ -38,8 +39,8 @@ RATE = int(os.environ.get("BENCH_PROFILE_RATE", "250"))
 PROFILE_DIR = OUT_DIR / "profiles"
 TOP = 15
 # From the run's start: the clients ramp up, then the busiest process is picked over a window.
-LEAD_SECONDS = 0.5
-PICK_SECONDS = 0.5
+LEAD_SECONDS = 0.25
+PICK_SECONDS = 0.25
 
 Stacks = dict[tuple[str, ...], int]  # frames, outermost first -> samples
 
@@ -54,6 +55,7 @@ class Profile:
     samples: int = 0
     inclusive: list[tuple[str, float]] = field(default_factory=list)  # (function, % of samples)
     own: list[tuple[str, float]] = field(default_factory=list)
+    cpu_seconds: float | None = None  # py-spy's own
     svg: Path | None = None
     text: Path | None = None
     error: str | None = None
@@ -81,7 +83,7 @@ class ProfileRecorder:
         self._thread: threading.Thread | None = None
 
     def started(self, seconds: float) -> None:
-        duration = min(SECONDS, seconds - LEAD_SECONDS - PICK_SECONDS - 0.5)
+        duration = min(SECONDS, seconds - LEAD_SECONDS - PICK_SECONDS - 0.25)
         if duration < 1:
             self.profile.error = f"the level ran {seconds:g} s: too short for a profile"
             return
@@ -117,10 +119,10 @@ class ProfileRecorder:
         argv = [spy, "record", "--pid", str(pid), "--rate", str(RATE)]
         argv += ["--duration", str(seconds), "--gil", "--function", "--format", "raw"]
         argv += ["--output", str(raw)]
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
-        if result.returncode != 0 or not raw.exists():
-            output = (result.stderr + result.stdout).strip().splitlines()
-            profile.error = f"py-spy could not record pid {pid}: " + " ".join(output[-3:])
+        returncode, output, profile.cpu_seconds = _run_measured(argv, seconds + 30)
+        if returncode != 0 or not raw.exists():
+            lines = output.strip().splitlines()
+            profile.error = f"py-spy could not record pid {pid}: " + " ".join(lines[-3:])
             return
         stacks = parse_raw(raw.read_text())
         profile.samples = sum(stacks.values())
@@ -132,6 +134,22 @@ class ProfileRecorder:
         profile.text = PROFILE_DIR / f"{profile.scenario}.txt"
         profile.text.write_text(top_text(profile, title))
         log(f"profile ({profile.scenario}): {profile.samples} samples of {profile.process}")
+
+
+def _run_measured(argv: list[str], timeout: float) -> tuple[int, str, float]:
+    """(exit code, output, CPU seconds) of a command: its CPU from the kernel's accounting when
+    it is reaped, which a snapshot of /proc at the level's end would miss (it is gone by then)."""
+    with tempfile.TemporaryFile("w+") as output:
+        process = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, text=True)
+        killer = threading.Timer(timeout, process.kill)
+        killer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            killer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        return process.returncode, output.read(), usage.ru_utime + usage.ru_stime
 
 
 def _py_spy() -> str | None:

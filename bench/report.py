@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import figures
-from .harness import PROCESS_TYPES, PROFILER
+from .harness import PROCESS_TYPES
 from .pgbench import PgbenchResult
 from .probes import EventLatency, ExpiryResult
 from .profiles import Profile
@@ -393,12 +393,6 @@ def cpu_tables(data: BenchData) -> list[str]:
     for row in rows:
         row.insert(1, OPS[row[0][1]])
     lines += _table([header[0], "op", *header[1:]], rows)
-    profiled = [
-        f"({key}) {s.clients}: {s.extra['cpu'][PROFILER]:.2f}"
-        for key in SCENARIOS
-        for s in data.levels.get(key, [])
-        if s.extra.get("cpu", {}).get(PROFILER)
-    ]
     lines += [
         "",
         "- machine: all CPUs busy (from /proc/stat); client: the load generator (this process "
@@ -414,11 +408,6 @@ def cpu_tables(data: BenchData) -> list[str]:
         "but CPU per op also counts the CPU spent after it until the last sale (webhook "
         "delivery, storing and processing), divided by the flows.",
     ]
-    if profiled:
-        lines.append(
-            "- py-spy, while it recorded a profile, is in machine but in no other column; it "
-            f"used (cores) {', '.join(profiled)}."
-        )
     lines.append(
         f"- Load average before the run {data.machine.get('loadavg', '?')}, after it "
         f"{data.loadavg_after}."
@@ -514,20 +503,25 @@ def profiles_section(data: BenchData) -> list[str]:
         "",
         "### Profiles (py-spy)",
         "",
-        "One process of the first web instance (the one using the most CPU half a second into "
-        "the level), sampled while the scenario ran, only the thread holding the GIL (the "
+        "One process of the first web instance (the one using the most CPU over the level's "
+        "first half second), sampled while the scenario ran, only the thread holding the GIL (the "
         "process's Python CPU). py-spy pauses the process at each sample and takes some CPU "
-        "(see CPU use), so these levels run a little slower than they would unobserved; the "
-        "rate is kept modest for that reason.",
+        "(given below; it ends before the level does, so the CPU tables leave it out but for "
+        "the machine's total), so these levels run a little slower than they would "
+        "unobserved; the rate is kept modest for that reason.",
+        "",
     ]
     for key, profile in sorted(data.profiles.items()):
         head = f"- ({key}) at {profile.clients} clients: "
         if profile.svg is None:
             lines.append(head + f"no profile: {profile.error}.")
             continue
+        cost = ""
+        if profile.cpu_seconds is not None and profile.seconds:
+            cost = f" (py-spy itself: {profile.cpu_seconds / profile.seconds:.2f} cores)"
         lines.append(
             head + f"{profile.process}, {profile.seconds} s at {profile.rate} samples/s, "
-            f"{profile.samples} samples: [flame graph](profiles/{profile.svg.name}), "
+            f"{profile.samples} samples{cost}: [flame graph](profiles/{profile.svg.name}), "
             f"[top {len(profile.own)}](profiles/{profile.text.name})."
         )
         rows = [
@@ -538,7 +532,7 @@ def profiles_section(data: BenchData) -> list[str]:
             "",
             "<details><summary>top functions (% of samples)</summary>",
             "",
-            *_table(["#", "self %", "function", "inclusive %", "function"], rows),
+            *_table(["#", "self %", "function", "inclusive %", "function"], rows, "---"),
             "",
             "</details>",
             "",

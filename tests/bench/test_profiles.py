@@ -167,6 +167,7 @@ def test_py_spy_records_the_busiest_process_of_the_group(monkeypatch, tmp_path):
     assert profile.error is None
     assert profile.process == f"web-test, pid {pid}"
     assert profile.samples > 0
+    assert 0 < profile.cpu_seconds < 5
     assert profile.own[0][0].startswith("spin_here (<string>:")
     assert profile.svg == tmp_path / "b.svg"
     assert "spin_here" in profile.svg.read_text()
