@@ -6,8 +6,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import figures
+from .harness import PROCESS_TYPES
 from .pgbench import PgbenchResult
 from .probes import EventLatency, ExpiryResult
+from .profiles import Profile
 from .scenarios import SETTLE_TIMEOUT_SECONDS, TITLES, UNITS, LevelStats
 
 
@@ -27,9 +30,15 @@ class BenchData:
     started: str = ""
     loadavg_after: str = ""
     events_cpu: dict | None = None
+    profiles: dict[str, Profile] = field(default_factory=dict)  # by scenario
+    baseline: dict | None = None  # bench/baseline.json's figures
 
 
-CPU_COLUMNS = ("machine", "client", "web", "worker", "services", "other")
+CPU_COLUMNS = ("machine", *PROCESS_TYPES)
+CPU_TITLES = {"postgres": "PostgreSQL", "redis": "Redis", "rabbitmq": "RabbitMQ"}
+MEMORY_COLUMNS = ("web", "worker", "postgres", "redis", "rabbitmq")
+OPS = {"a": "reservation", "b": "answer", "c": "read", "d": "flow", "e": "request", "f": "flow"}
+MIB = 1024 * 1024
 SCENARIOS = ("a", "b", "c", "d", "e", "f")
 
 
@@ -199,20 +208,6 @@ def _settlement_notes(stats: list[LevelStats]) -> list[str]:
     return notes
 
 
-def _cpu_per_op(s: LevelStats, role: str) -> float | None:
-    """CPU ms of one role per op of the scenario's throughput. For (f) it adds what the web and
-    the worker spent after the run on its webhooks, until the last sale (`drain`): that work is
-    the flow's too, and at high levels much of it happens after the clients stop."""
-    cpu, rate = s.extra["cpu"], s.rate
-    if not rate:
-        return None
-    per_op = cpu[role] * 1000 / rate
-    drain = s.extra.get("drain")
-    if drain and s.ok:
-        per_op += drain[role] * drain["seconds"] * 1000 / s.ok
-    return per_op
-
-
 def targets(data: BenchData) -> list[tuple[str, str, str]]:
     """(target, measured, verdict)."""
     out = []
@@ -339,8 +334,9 @@ def bounds(data: BenchData) -> list[str]:
             f"({key}) at {clients} clients: {rate:.0f} {unit}/s, each costing the app "
             f"{per_op:.1f} ms of CPU ({cpu['web'] * 1000 / rate:.1f} ms web, "
             f"{cpu['worker'] * 1000 / rate:.1f} ms worker); the app had {cpu['app']:.2f} of "
-            f"{nproc} cores (the load generator {cpu['client']:.2f}, "
-            f"PostgreSQL/Redis/RabbitMQ {cpu['services']:.2f}), so the machine was saturated "
+            f"{nproc} cores (the load generator {cpu['client']:.2f}, PostgreSQL "
+            f"{cpu['postgres']:.2f}, Redis {cpu['redis']:.2f}, RabbitMQ {cpu['rabbitmq']:.2f}), "
+            "so the machine was saturated "
             f"and {clients} clients queue for {clients} / {rate:.0f}/s = {queue_ms:.0f} ms on "
             f"average (Little's law): p99 follows that queue, not the work of one request. "
             f"The same law sets what the latency target needs: {clients} closed-loop clients "
@@ -373,6 +369,204 @@ def bounds(data: BenchData) -> list[str]:
             "done and what is left."
         )
     return lines
+
+
+def _cpu_rows(data: BenchData, cell) -> list[list[str]]:
+    """A row a scenario level, a cell a CPU column: `cell(level, column)`."""
+    return [
+        [f"({key}) {s.clients}", *(cell(s, k) for k in CPU_COLUMNS)]
+        for key in SCENARIOS
+        for s in data.levels.get(key, [])
+        if s.extra.get("cpu")
+    ]
+
+
+def cpu_tables(data: BenchData) -> list[str]:
+    header = ["run", *(CPU_TITLES.get(k, k) for k in CPU_COLUMNS)]
+    lines = ["", f"### CPU use during each run (cores, of {data.machine['nproc']})", ""]
+    rows = _cpu_rows(data, lambda s, k: _f(s.extra["cpu"][k], 2))
+    if data.events_cpu:
+        rows.append(["events run", *(_f(data.events_cpu.get(k), 2) for k in CPU_COLUMNS)])
+    lines += _table(header, rows)
+    lines += ["", "### CPU per operation (ms of CPU per op of the scenario's figure)", ""]
+    rows = _cpu_rows(data, lambda s, k: _f(s.cpu_ms_per_op(k), 2))
+    for row in rows:
+        row.insert(1, OPS[row[0][1]])
+    lines += _table([header[0], "op", *header[1:]], rows)
+    lines += [
+        "",
+        "- machine: all CPUs busy (from /proc/stat); client: the load generator (this process "
+        "and its pgbench/psql children) and the events probe; web: the web instances (every "
+        "process of their process groups); worker: the Celery worker (event consumers, the "
+        "outbox relay, expiry tasks) and beat; PostgreSQL, Redis, RabbitMQ: the shared "
+        "services' processes by name (they serve other users of the machine too); other: every "
+        "other process, which the benchmark does not control. From /proc before and after each "
+        "run, approximate.",
+        "- CPU per op = cores x 1000 / the scenario's figure (the op of its first column: a "
+        "reservation, a rush answer (201 or 409), a read, a flow, a request); the worker's "
+        "share is the event work the operations cause. For (f) the cores are those of the run, "
+        "but CPU per op also counts the CPU spent after it until the last sale (webhook "
+        "delivery, storing and processing), divided by the flows.",
+    ]
+    lines.append(
+        f"- Load average before the run {data.machine.get('loadavg', '?')}, after it "
+        f"{data.loadavg_after}."
+    )
+    return lines
+
+
+def _memory_cell(memory: dict, kind: str) -> str:
+    m = memory.get(kind)
+    if m is None:
+        return "n/a"
+    return f"{m.total / MIB:,.0f} / {m.count} / {m.largest / MIB:,.0f}"
+
+
+def memory_table(data: BenchData) -> list[str]:
+    rows = [
+        [f"({key}) {s.clients}", *(_memory_cell(s.extra["memory"], k) for k in MEMORY_COLUMNS)]
+        for key in SCENARIOS
+        for s in data.levels.get(key, [])
+        if s.extra.get("memory")
+    ]
+    if not rows:
+        return []
+    header = ["run", *(CPU_TITLES.get(k, k) for k in MEMORY_COLUMNS)]
+    return [
+        "",
+        "### Resident memory at the end of each run (MiB in all / processes / MiB of the largest)",
+        "",
+        *_table(header, rows),
+        "",
+        "- RSS from /proc when each run ends, by the same process types as CPU use (web counts "
+        "the expiry probe's third instance too; the launchers, `make` and its shell, are left "
+        "out). A page shared by several processes (forked web workers, PostgreSQL's shared "
+        "buffers) counts once in each, so the sums overstate what the machine holds; the "
+        "largest process does not.",
+    ]
+
+
+def run_figures(data: BenchData) -> dict:
+    """This run's figures as bench/results.json holds them."""
+    return figures.collect(
+        data.levels,
+        pgbench_tps=data.pgbench.tps if data.pgbench else None,
+        started=data.started,
+        commit=data.config.get("commit", "?"),
+        seconds=float(data.config.get("seconds", "nan")),
+        machine=data.machine,
+    )
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("**met**" if ok else "**not met**")
+
+
+def _profile_cell(data: BenchData, verdict: figures.Verdict) -> str:
+    """For a target not met: the profile that shows where the CPU went."""
+    if verdict.ok is not False:
+        return ""
+    if not verdict.target.profiled:
+        return "no profile of the worker"
+    profile = data.profiles.get(verdict.target.scenario)
+    if profile is None:
+        return "not profiled (BENCH_PROFILE)"
+    if profile.svg is None:
+        return f"no profile: {profile.error}"
+    name = profile.svg.name
+    text = f"[flame graph](profiles/{name})"
+    if profile.text:
+        text += f", [top {len(profile.own)}](profiles/{profile.text.name})"
+    return text
+
+
+def speed_targets_table(data: BenchData, results: dict) -> list[str]:
+    now = figures.speed_targets(results)
+    before = figures.speed_targets(data.baseline) if data.baseline else None
+    header = ["target", "measured", "verdict"]
+    if before:
+        header.append("baseline")
+    header.append("where the CPU goes")
+    rows = []
+    for index, verdict in enumerate(now):
+        row = [verdict.target.text, verdict.measured, _verdict(verdict.ok)]
+        if before:
+            row.append(f"{before[index].measured}: {_verdict(before[index].ok)}")
+        rows.append([*row, _profile_cell(data, verdict)])
+    return ["", "## Speed targets", "", *_table(header, rows, "---")]
+
+
+def profiles_section(data: BenchData) -> list[str]:
+    if not data.profiles:
+        return []
+    lines = [
+        "",
+        "### Profiles (py-spy)",
+        "",
+        "One process of the first web instance (the one using the most CPU over the level's "
+        "first half second), sampled while the scenario ran, only the thread holding the GIL (the "
+        "process's Python CPU). py-spy pauses the process at each sample and takes some CPU "
+        "(given below; it ends before the level does, so the CPU tables leave it out but for "
+        "the machine's total), so these levels run a little slower than they would "
+        "unobserved; the rate is kept modest for that reason.",
+        "",
+    ]
+    for key, profile in sorted(data.profiles.items()):
+        head = f"- ({key}) at {profile.clients} clients: "
+        if profile.svg is None:
+            lines.append(head + f"no profile: {profile.error}.")
+            continue
+        cost = ""
+        if profile.cpu_seconds is not None and profile.seconds:
+            cost = f" (py-spy itself: {profile.cpu_seconds / profile.seconds:.2f} cores)"
+        lines.append(
+            head + f"{profile.process}, {profile.seconds} s at {profile.rate} samples/s, "
+            f"{profile.samples} samples{cost}: [flame graph](profiles/{profile.svg.name}), "
+            f"[top {len(profile.own)}](profiles/{profile.text.name})."
+        )
+        rows = [
+            [str(rank + 1), *_ranked(profile.own, rank), *_ranked(profile.inclusive, rank)]
+            for rank in range(max(len(profile.own), len(profile.inclusive)))
+        ]
+        lines += [
+            "",
+            "<details><summary>top functions (% of samples)</summary>",
+            "",
+            *_table(["#", "self %", "function", "inclusive %", "function"], rows, "---"),
+            "",
+            "</details>",
+            "",
+        ]
+    return lines
+
+
+def _ranked(column: list[tuple[str, float]], rank: int) -> list[str]:
+    """(share, function) cells of one rank of a top list, empty past its end."""
+    if rank >= len(column):
+        return ["", ""]
+    name, percent = column[rank]
+    return [f"{percent:.1f}", f"`{name}`"]
+
+
+def comparison_section(data: BenchData, results: dict) -> list[str]:
+    baseline = data.baseline
+    if not baseline:
+        return []
+    header, rows = figures.comparison(results, baseline)
+    then = baseline.get("pgbench_tps")
+    now = results.get("pgbench_tps")
+    lines = [
+        "",
+        "## Before and after",
+        "",
+        f"Baseline (bench/baseline.json): {baseline.get('note') or 'no note'} Run of "
+        f"{baseline.get('started', '?')}, commit {baseline.get('commit', '?')}. Each cell: "
+        "baseline → this run (change). pgbench ran the same reservation transaction at "
+        f"{_f(then, 0)} tps then and {_f(now, 0)} tps now: the machine's own speed, which "
+        "varies from run to run.",
+        "",
+    ]
+    return [*lines, *(_table(header, rows) if rows else ["- no level in common"])]
 
 
 def _median(values: list[float]) -> float | None:
@@ -412,8 +606,10 @@ def render(data: BenchData) -> str:
         f"clients alternating between the two instances; {c['seconds']} s per level, levels "
         f"{c['levels']}; one user (session token) per client. Warm-up: {c['warmup_seconds']} s "
         f"of reservations and payments on the seat-map session ({c['warmup']}).",
-        "- Load generator: Python threads on http.client (a fraction of a millisecond of CPU "
-        "per request; see the client column of CPU use).",
+        "- Load generator: Python threads, each with a minimal HTTP/1.1 keep-alive client on a "
+        "raw socket (requests built from pre-encoded headers, answers read by Content-Length; "
+        "anything else stops the run), well under a millisecond of CPU per request: see the "
+        "client column of CPU per operation.",
         "- Each scenario starts once every earlier hold has closed (expired, paid or cancelled) "
         "and its events are published, so that it does not share the machine with the expiry "
         f"of the previous one's holds; waited: {c.get('quiet', 'n/a')}.",
@@ -488,37 +684,8 @@ def render(data: BenchData) -> str:
     if data.outbox_pending is not None:
         lines += ["", f"- Outbox rows still unpublished at the end: {data.outbox_pending}."]
 
-    lines += ["", "### CPU use during each run (cores, of " + data.machine["nproc"] + ")", ""]
-    rows = []
-    for key in SCENARIOS:
-        for s in data.levels.get(key, []):
-            cpu = s.extra.get("cpu")
-            if cpu:
-                per_op = [_cpu_per_op(s, k) for k in ("web", "worker")]
-                rows.append(
-                    [
-                        f"({key}) {s.clients}",
-                        *(_f(cpu[k], 2) for k in CPU_COLUMNS),
-                        *(_f(v) for v in per_op),
-                    ]
-                )
-    if data.events_cpu:
-        rows.append(["events run", *(_f(data.events_cpu[k], 2) for k in CPU_COLUMNS), "n/a", "n/a"])
-    lines += _table(["run", *CPU_COLUMNS, "web ms per op", "worker ms per op"], rows)
-    lines += [
-        "",
-        "- machine: all CPUs busy (from /proc/stat); client: the load generator and the events "
-        "probe; web: the web instances (granian); worker: the Celery worker (event consumers, the "
-        "outbox relay, expiry tasks) and beat; services: PostgreSQL, Redis, RabbitMQ (shared "
-        "with other users of the machine); other: every other process, which the benchmark "
-        "does not control. From /proc, approximate. CPU per op = cores / throughput (the op "
-        "of the scenario's throughput column); the worker's share is the event work the "
-        "operations cause. For (f) the cores are those of the run, but CPU per op also counts "
-        "the web and worker CPU spent after it until the last sale (webhook delivery, storing "
-        "and processing), divided by the flows.",
-        f"- Load average before the run {data.machine.get('loadavg', '?')}, after it "
-        f"{data.loadavg_after}.",
-    ]
+    lines += cpu_tables(data)
+    lines += memory_table(data)
 
     lines += ["", "## Targets", ""]
     lines += _table(["target", "measured", "verdict"], [list(t) for t in targets(data)], "---")
@@ -527,6 +694,10 @@ def render(data: BenchData) -> str:
         lines += ["", "### What bounds throughput and latency", ""] + [
             f"- {line}" for line in unmet
         ]
+    results = run_figures(data)
+    lines += speed_targets_table(data, results)
+    lines += profiles_section(data)
+    lines += comparison_section(data, results)
     warnings = list(data.warnings)
     foreign = [
         s.extra["cpu"]["other"]

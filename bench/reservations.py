@@ -1,5 +1,8 @@
-"""`make bench`: benchmark of the reservation path on the local stack; writes bench/report.md and
-bench/latency.png and prints the report. It reports figures and never fails on a time.
+"""`make bench`: benchmark of the reservation path on the local stack; writes bench/report.md,
+bench/latency.png, bench/results.json (the figures, machine-readable) and bench/profiles/ (py-spy
+profiles of a web process during (a), (b) and (c) at 32 clients), and prints the report. The
+report sets bench/baseline.json's figures, when it exists, beside this run's. It reports figures
+and never fails on a time.
 
     .venv/bin/python -m bench.reservations
 
@@ -21,8 +24,9 @@ bench/latency.png and prints the report. It reports figures and never fails on a
 
 Environment: BENCH_SECONDS (8), BENCH_LEVELS (8,32,64), BENCH_EVENT_SECONDS (6),
 BENCH_EVENT_CLIENTS (16), BENCH_PGBENCH_SECONDS (= BENCH_SECONDS), BENCH_PGBENCH_CLIENTS (8),
-BENCH_RUSH_ROUND (1 s), BENCH_WARMUP_SECONDS (5), BENCH_DB, BENCH_REDIS_URL, BENCH_AMQP_VHOST,
-BENCH_WORKDIR (/tmp/cinema-bench: process logs, event log).
+BENCH_RUSH_ROUND (1 s), BENCH_WARMUP_SECONDS (5), BENCH_PROFILE (abc), BENCH_PROFILE_CLIENTS (32),
+BENCH_PROFILE_SECONDS (5), BENCH_PROFILE_RATE (250), BENCH_DB, BENCH_REDIS_URL, BENCH_AMQP_VHOST,
+BENCH_WORKDIR (/tmp/cinema-bench: process logs, event log, py-spy's raw samples).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -137,6 +142,17 @@ def _summary(stats) -> str:
     return text
 
 
+def _commit() -> str:
+    """The commit the run measured (`-dirty`: with changes not committed)."""
+    try:
+        result = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=harness.ROOT, capture_output=True
+        )
+    except OSError:
+        return "?"
+    return result.stdout.decode().strip() or "?"
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
@@ -153,7 +169,9 @@ def main() -> None:
     harness.recreate_database()
     harness.configure()
 
-    from . import pgbench, probes, report, scenarios
+    from . import figures, pgbench, probes, profiles, report, scenarios
+
+    profiles.clear()
 
     fixtures = harness.Fixtures()
     tokens = fixtures.users(max([*LEVELS, EVENT_CLIENTS, 16]), "client")
@@ -172,6 +190,7 @@ def main() -> None:
     levels: dict[str, list] = {key: [] for key in SCENARIOS}
     double_sell: dict[str, dict] = {}
     events_by_level = {}
+    recorded: dict[str, profiles.Profile] = {}
     try:
         start_stack(stack, events_file)
 
@@ -206,31 +225,41 @@ def main() -> None:
         pool_f = harness.SeatPool(fixtures, "f")
         fastest = {"a": pg.tps, "d": pg.tps}
         quiet: dict[str, float] = {}
+
+        def measure(key: str, level: int) -> scenarios.LevelStats:
+            """One level of one scenario, its seat pool topped up for it first."""
+            if key == "b":
+                return scenarios.rush(level, tokens, fixtures, SECONDS)
+            if key == "c":
+                return scenarios.seat_map(level, tokens, read_session.id, SECONDS)
+            if key == "e":
+                return scenarios.empty_request(level, tokens, SECONDS)
+            if key == "a":
+                pool_a.top_up(int(fastest["a"] * SECONDS * 1.5) + 100)
+                stats = scenarios.uncontended(level, tokens, pool_a, SECONDS)
+            elif key == "f":
+                # Up to 2 seats a flow; no faster than (d), whose flow is a part of it.
+                fastest.setdefault("f", fastest["d"])
+                pool_f.top_up(int(fastest["f"] * SECONDS * 1.5) * 2 + 100)
+                stats = scenarios.pay_later(level, tokens, pool_f, SECONDS)
+            else:
+                pool_d.top_up(int(fastest["d"] * SECONDS * 1.5) + 100)
+                stats = scenarios.reserve_and_pay(level, tokens, pool_d, SECONDS)
+            fastest[key] = max(fastest[key], stats.throughput)
+            return stats
+
         for key in SCENARIOS:
             quiet[key] = probes.wait_quiet(QUIET_TIMEOUT_SECONDS)
             log(f"({key}): started after {quiet[key]:.0f} s waiting for earlier holds to close")
             for level in LEVELS:
                 time.sleep(1)
-                if key == "a":
-                    pool_a.top_up(int(fastest["a"] * SECONDS * 1.5) + 100)
-                    stats = scenarios.uncontended(level, tokens, pool_a, SECONDS)
-                    fastest["a"] = max(fastest["a"], stats.throughput)
-                elif key == "b":
-                    stats = scenarios.rush(level, tokens, fixtures, SECONDS)
-                elif key == "c":
-                    stats = scenarios.seat_map(level, tokens, read_session.id, SECONDS)
-                elif key == "e":
-                    stats = scenarios.empty_request(level, tokens, SECONDS)
-                elif key == "f":
-                    # Up to 2 seats a flow; no faster than (d), whose flow is a part of it.
-                    fastest.setdefault("f", fastest["d"])
-                    pool_f.top_up(int(fastest["f"] * SECONDS * 1.5) * 2 + 100)
-                    stats = scenarios.pay_later(level, tokens, pool_f, SECONDS)
-                    fastest["f"] = max(fastest["f"], stats.throughput)
-                else:
-                    pool_d.top_up(int(fastest["d"] * SECONDS * 1.5) + 100)
-                    stats = scenarios.reserve_and_pay(level, tokens, pool_d, SECONDS)
-                    fastest["d"] = max(fastest["d"], stats.throughput)
+                recorder = None
+                if profiles.wanted(key, level):
+                    web = f"web-{PORTS[0]}"  # a process of the first instance
+                    recorder = profiles.ProfileRecorder(key, level, stack.group(web), web)
+                    recorded[key] = recorder.profile
+                with harness.observed(recorder):
+                    stats = measure(key, level)
                 levels[key].append(stats)
                 log(_summary(stats))
         double_sell["a"] = scenarios.double_sells(pool_a.session_ids)
@@ -268,6 +297,7 @@ def main() -> None:
             "warmup": ", ".join(f"{k}: {v}" for k, v in warmup.items()),
             "warmup_seconds": f"{WARMUP_SECONDS:g}",
             "quiet": ", ".join(f"({k}) {v:.0f} s" for k, v in quiet.items()),
+            "commit": _commit(),
         },
         pgbench=pg,
         levels={key: value for key, value in levels.items() if value},
@@ -281,14 +311,20 @@ def main() -> None:
         duration_s=time.time() - began,
         started=started,
         loadavg_after=" ".join(Path("/proc/loadavg").read_text().split()[:3]),
+        profiles=recorded,
+        baseline=figures.load(),
     )
     OUT_DIR.mkdir(exist_ok=True)
     text = report.render(data)
     (OUT_DIR / "report.md").write_text(text)
+    figures.write(report.run_figures(data))
     report.plot(data, OUT_DIR / "latency.png")
     print()
     print(text)
-    log(f"wrote {OUT_DIR / 'report.md'} and {OUT_DIR / 'latency.png'} in {data.duration_s:.0f} s")
+    log(
+        f"wrote {OUT_DIR / 'report.md'}, {OUT_DIR / 'latency.png'} and {figures.RESULTS} in "
+        f"{data.duration_s:.0f} s"
+    )
 
 
 if __name__ == "__main__":

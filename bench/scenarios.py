@@ -75,6 +75,20 @@ class LevelStats:
         the successful operations otherwise."""
         return self.answered if self.scenario == "b" else self.throughput
 
+    def cpu_ms_per_op(self, kind: str) -> float | None:
+        """CPU ms of one process type (or "machine", "app") per op of the scenario's `rate`. For
+        (f) it adds what was spent after the run on its webhooks, until the last sale (`drain`):
+        that work is the flow's too, and at high levels much of it happens after the clients
+        stop."""
+        cpu, rate = self.extra.get("cpu"), self.rate
+        if not cpu or not rate or kind not in cpu:
+            return None
+        per_op = cpu[kind] * 1000 / rate
+        drain = self.extra.get("drain")
+        if drain and self.ok:
+            per_op += drain[kind] * drain["seconds"] * 1000 / self.ok
+        return per_op
+
 
 def _ms(value: float | None) -> float | None:
     return None if value is None else value * 1000
@@ -108,7 +122,12 @@ def summarize(
         statuses=dict(sorted(statuses.items())),
         started_at=run.started_at,
         ended_at=run.ended_at,
-        extra={**extra, "cpu": run.cpu, **({"notes": dict(run.notes)} if run.notes else {})},
+        extra={
+            **extra,
+            "cpu": run.cpu,
+            "memory": run.memory,
+            **({"notes": dict(run.notes)} if run.notes else {}),
+        },
     )
 
 
@@ -284,7 +303,7 @@ def pay_later(level: int, tokens, pool: SeatPool, seconds: float) -> LevelStats:
     drain = None
     if before:
         after = monitor.snapshot()
-        drain = {"seconds": after[0] - before[0], **CpuMonitor.between(before, after)}
+        drain = {"seconds": after.at - before.at, **CpuMonitor.between(before, after)}
     return summarize(
         "f",
         run,
