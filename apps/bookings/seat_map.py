@@ -3,9 +3,11 @@ served from Redis between changes (seat_map_cache) and rendered once per change.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils.http import quote_etag
 from rest_framework.renderers import JSONRenderer
 
 from apps.rooms.models import SeatCategory
@@ -53,22 +55,35 @@ def _seat_map(session: Session) -> tuple[list[SeatMapEntry], datetime | None]:
     return entries, next_expiry
 
 
-def seat_map_json(session_id: int) -> bytes | None:
-    """The seat map as the API's JSON (None: no such session), from the cache while no write
-    and no deadline has changed it (see seat_map_cache)."""
+@dataclass(frozen=True)
+class RenderedMap:
+    body: bytes  # the API's JSON
+    etag: str  # Django's ETag of that body, hashed once per build rather than on every read
+
+
+def rendered_seat_map(session_id: int) -> RenderedMap | None:
+    """The seat map as the API's JSON with its ETag (None: no such session), from the cache
+    while no write and no deadline has changed it (see seat_map_cache)."""
     cached = seat_map_cache.read(session_id)
     if cached.body is not None:
-        return cached.body
+        return RenderedMap(cached.body, cached.etag)
     if not seat_map_cache.claim_build(session_id, cached):
-        body = seat_map_cache.wait_for_build(session_id, cached)
-        if body is not None:
-            return body
+        built = seat_map_cache.wait_for_build(session_id, cached)
+        if built is not None:
+            return RenderedMap(built.body, built.etag)
     session = Session.objects.filter(pk=session_id).first()
     if session is None:
         seat_map_cache.end_build(session_id, cached)
         return None
     entries, next_expiry = _seat_map(session)
     body = JSONRenderer().render([vars(entry) for entry in entries])
-    seat_map_cache.store(session_id, cached, body, valid_until=next_expiry)
+    etag = quote_etag(hashlib.md5(body, usedforsecurity=False).hexdigest())
+    seat_map_cache.store(session_id, cached, body, etag, valid_until=next_expiry)
     seat_map_cache.end_build(session_id, cached)
-    return body
+    return RenderedMap(body, etag)
+
+
+def seat_map_json(session_id: int) -> bytes | None:
+    """The seat map as the API's JSON (None: no such session)."""
+    rendered = rendered_seat_map(session_id)
+    return None if rendered is None else rendered.body

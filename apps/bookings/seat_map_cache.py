@@ -41,7 +41,7 @@ _POLL_SECONDS = (0.005, 0.01, 0.02, 0.03, 0.05)
 
 
 # Part of the body's key: a release that changes the map's shape never serves an older body.
-BODY_FORMAT = 2
+BODY_FORMAT = 3
 
 
 def _keys(session_id: int) -> tuple[str, str]:
@@ -60,15 +60,17 @@ def _build_key(session_id: int, version: bytes) -> str:
 class Cached:
     body: bytes | None  # the map as JSON, when the entry is current
     version: bytes | None  # the version read, to store a fresh map under; None: do not store
+    etag: str | None = None  # the body's, computed once when it was built
 
 
 def _current(version: bytes | None, entry: bytes | None) -> Cached:
-    """What the version key and the entry (`<version>|<body>`) read together say."""
+    """What the version key and the entry (`<version>|<etag>|<body>`) read together say."""
     version = version or b"0"
     if entry:
-        entry_version, _, body = entry.partition(b"|")
+        entry_version, _, rest = entry.partition(b"|")
         if entry_version == version:
-            return Cached(body=body, version=version)
+            etag, _, body = rest.partition(b"|")
+            return Cached(body=body, version=version, etag=etag.decode())
     return Cached(body=None, version=version)
 
 
@@ -94,7 +96,7 @@ def claim_build(session_id: int, cached: Cached) -> bool:
         return True
 
 
-def wait_for_build(session_id: int, cached: Cached) -> bytes | None:
+def wait_for_build(session_id: int, cached: Cached) -> Cached | None:
     """The map another reader is building for this version, or None if it does not come in
     time or a newer write made it pointless."""
     keys = (*_keys(session_id), _build_key(session_id, cached.version))
@@ -111,7 +113,7 @@ def wait_for_build(session_id: int, cached: Cached) -> bytes | None:
         if now.version != cached.version:
             return None  # a newer write: this version's map is of no use
         if now.body is not None:
-            return now.body
+            return now
         if not building:
             return None  # the builder stored nothing (no such session) or failed
     return None
@@ -128,8 +130,11 @@ def end_build(session_id: int, cached: Cached) -> None:
         logger.warning("could not end the seat map build of %s: %s", session_id, exc)
 
 
-def store(session_id: int, cached: Cached, body: bytes, *, valid_until: datetime | None) -> None:
-    """Keep `body`, built after `cached` was read, until the next hold deadline it shows."""
+def store(
+    session_id: int, cached: Cached, body: bytes, etag: str, *, valid_until: datetime | None
+) -> None:
+    """Keep `body` (and its ETag), built after `cached` was read, until the next hold deadline
+    it shows."""
     if cached.version is None:
         return
     ttl_ms = settings.SEAT_MAP_CACHE_SECONDS * 1000
@@ -139,7 +144,9 @@ def store(session_id: int, cached: Cached, body: bytes, *, valid_until: datetime
         return
     try:
         get_redis_connection("default").set(
-            _keys(session_id)[1], cached.version + b"|" + body, px=int(ttl_ms)
+            _keys(session_id)[1],
+            b"|".join((cached.version, etag.encode(), body)),
+            px=int(ttl_ms),
         )
     except RedisError as exc:
         logger.warning("could not cache the seat map of session %s: %s", session_id, exc)

@@ -1,7 +1,7 @@
 import uuid
 
 from django.http import Http404, HttpResponse
-from django.utils.cache import get_conditional_response, patch_cache_control, set_response_etag
+from django.utils.cache import get_conditional_response, patch_cache_control
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -133,11 +133,11 @@ class SeatMapView(APIView):
     def get(self, request: Request, id: int) -> HttpResponse:  # the path names it as sessions do
         # Rendered once per change and served as bytes (the shape is documented by
         # SeatMapEntrySerializer): a thousand seats, read on every refresh of every buyer.
-        body = seat_map.seat_map_json(id)
-        if body is None:
+        rendered = seat_map.rendered_seat_map(id)
+        if rendered is None:
             raise Http404
-        response = HttpResponse(body, content_type="application/json")
+        response = HttpResponse(rendered.body, content_type="application/json")
         # Live data: a client may keep it, but asks again (with the ETag) before using it.
-        set_response_etag(response)
+        response["ETag"] = rendered.etag
         patch_cache_control(response, no_cache=True)
-        return get_conditional_response(request, etag=response["ETag"], response=response)
+        return get_conditional_response(request, etag=rendered.etag, response=response)

@@ -141,7 +141,9 @@ def test_a_map_built_before_a_write_is_never_served_after_it():
     assert _status_of(stale, seat) == "available"
 
     services.reservation_create(user=UserFactory(), session_id=session.id, seat_ids=[seat])
-    seat_map_cache.store(session.id, before, stale, valid_until=None)  # the slow reader lands
+    seat_map_cache.store(
+        session.id, before, stale, '"stale"', valid_until=None
+    )  # the slow reader lands
 
     assert seat_map_cache.read(session.id).body is None
     assert _status_of(seat_map_json(session.id), seat) == "held"
