@@ -52,6 +52,47 @@ class ReservationInputSerializer(serializers.Serializer):
         return attrs
 
 
+_MAX_LISTED = 100  # the serializer's max_length for `seats` and `tickets`
+_TICKET_TYPES = frozenset(TicketType.values)
+
+
+def _positive_int(value: object) -> bool:
+    return type(value) is int and value >= 1  # not bool, not float, not a numeric string
+
+
+def reservation_input(data: object) -> dict | None:
+    """`ReservationInputSerializer`'s validated data for a plainly well-formed request, or None
+    when the request is anything else: then the serializer decides, so every error (and every
+    input it coerces, such as "12" for 12) reads exactly as before. Building the serializer's
+    fields anew for each request was a tenth of a rush's CPU; a property test holds the two to
+    the same result."""
+    if type(data) is not dict or len(data) != 2 or not _positive_int(data.get("session")):
+        return None
+    if "seats" in data:
+        seats = data["seats"]
+        if type(seats) is not list or not 1 <= len(seats) <= _MAX_LISTED:
+            return None
+        if not all(_positive_int(seat) for seat in seats):
+            return None
+        return {"session": data["session"], "seats": list(seats), "half_price": []}
+    tickets = data.get("tickets")
+    if type(tickets) is not list or not 1 <= len(tickets) <= _MAX_LISTED:
+        return None
+    seats, half_price = [], []
+    for ticket in tickets:
+        if type(ticket) is not dict or not _positive_int(ticket.get("seat")):
+            return None
+        kind = ticket.get("type", TicketType.FULL.value)
+        if len(ticket) != ("type" in ticket) + 1 or type(kind) is not str:
+            return None
+        if kind not in _TICKET_TYPES:
+            return None
+        seats.append(ticket["seat"])
+        if kind == TicketType.HALF:
+            half_price.append(ticket["seat"])
+    return {"session": data["session"], "seats": seats, "half_price": half_price}
+
+
 class ReservedSeatSerializer(serializers.ModelSerializer):
     id = serializers.IntegerField(source="session_seat_id")
     label = serializers.CharField(source="session_seat.seat.label")

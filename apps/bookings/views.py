@@ -19,6 +19,7 @@ from .serializers import (
     ReservationOutputSerializer,
     SeatMapEntrySerializer,
     reservation_data,
+    reservation_input,
 )
 from .throttling import RESERVATION_THROTTLES
 
@@ -62,15 +63,18 @@ class ReservationCreateView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = ReservationInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        validated = reservation_input(request.data)
+        if validated is None:  # anything but a plainly well-formed request: the serializer's say
+            data = ReservationInputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            validated = data.validated_data
 
         def reserve() -> Response:
             reservation = services.reservation_create(
                 user=request.user,
-                session_id=data.validated_data["session"],
-                seat_ids=data.validated_data["seats"],
-                half_price=data.validated_data["half_price"],
+                session_id=validated["session"],
+                seat_ids=validated["seats"],
+                half_price=validated["half_price"],
             )
             body = reservation_data(reservation)
             return Response(
