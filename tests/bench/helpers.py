@@ -18,7 +18,7 @@ MACHINE = {
     "redis": "7",
     "rabbitmq": "3.10",
     "django": "5.2",
-    "gunicorn": "27",
+    "granian": "2.8.7",
     "celery": "5.7",
     "web_workers": "3",
     "web_threads": "4",
