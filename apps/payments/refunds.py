@@ -178,5 +178,21 @@ def refund_session_sales(*, session_id: int, batch_size: int = 50) -> int:
             with suppress(RefundNotDone):
                 payment_refund_at_provider(payment_id=sale.payment_id)
         if len(ids) < batch_size:
+            _finish_requested_refunds(session_id)
             logger.info("session_refunds_done", session_id=session_id, refunded=refunded)
             return refunded
+
+
+def _finish_requested_refunds(session_id: int) -> None:
+    """The session's refunds that were asked for but are not done: a worker killed between a
+    sale's refund commit and the queueing of its retry task leaves one, which this run (the
+    redelivered task) takes on at once instead of leaving it to reconciliation."""
+    stragglers = Payment.objects.filter(
+        sale__session_id=session_id,
+        status=PaymentStatus.SUCCEEDED,
+        refund_requested_at__isnull=False,
+        needs_attention=False,
+    ).values_list("id", flat=True)
+    for payment_id in list(stragglers):
+        with suppress(RefundNotDone):
+            payment_refund_at_provider(payment_id=payment_id)

@@ -434,3 +434,28 @@ def test_a_hold_of_a_cancelled_session_is_refused_before_any_charge(user_api, us
 
     assert_problem(response, 400, "session_not_open")
     assert state() == before
+
+
+def test_a_refund_whose_task_was_never_queued_is_finished_by_the_session_run(
+    monkeypatch, session, five_sales
+):
+    """A worker killed between a sale's refund commit and the publishing of its retry task (or
+    a broker that refused the publish) leaves a payment refund asked for and never made; the
+    session's refund run, delivered again, finishes it instead of leaving it to reconciliation."""
+
+    def lost(*args, **kwargs):
+        raise ConnectionError("the worker died before this publish")
+
+    monkeypatch.setattr("apps.payments.services.current_app.send_task", lost)
+    refunds.session_cancel(session_id=session.id)
+    straggler = five_sales[0]
+    refunds.sale_refund(sale_id=straggler.id, reason=Payment.RefundReason.SESSION_CANCELLED)
+    payment = Payment.objects.get(pk=straggler.payment_id)
+    assert payment.status == PaymentStatus.SUCCEEDED  # asked for, not made, no task to make it
+    assert payment.refund_requested_at is not None
+
+    assert refunds.refund_session_sales(session_id=session.id) == 4
+
+    assert {p.status for p in Payment.objects.filter(sale__session=session)} == {
+        PaymentStatus.REFUNDED
+    }
