@@ -48,6 +48,9 @@ logger = logging.getLogger(__name__)
 # A dropped client that does not even take its `dropped` event is cut off after this long.
 _DROP_GRACE_SECONDS = 5.0
 
+# Counted once per write of one or more events (a labelled child, bound once).
+_SEATS_SENT = metrics.SEAT_STREAM_EVENTS.labels(event="seats")
+
 # Open streams per client IP in this process.
 _open_by_ip: Counter[str] = Counter()
 
@@ -61,9 +64,11 @@ def _session_terms(session_id: int) -> tuple[str, datetime] | None:
         connection.close()
 
 
-def _snapshot(session_id: int) -> bytes | None:
+def _snapshot_event(session_id: int, event_id: str) -> bytes | None:
+    """The `snapshot` event, or None (no such session)."""
     try:
-        return seat_map_json(session_id)
+        body = seat_map_json(session_id)
+        return None if body is None else _sse("snapshot", body, event_id)
     finally:
         close_old_connections()
         connection.close()
@@ -104,10 +109,13 @@ async def _events(
             metrics.SEAT_STREAM_EVENTS.labels(event="dropped").inc()
             return
         if replay is None:
-            body = await sync_to_async(_snapshot, thread_sensitive=False)(session_id)
-            if body is None:
+            snapshot = await sync_to_async(_snapshot_event, thread_sensitive=False)(
+                session_id, format_id(top)
+            )
+            if snapshot is None:
                 return
-            yield _sse("snapshot", body, format_id(top))
+            yield snapshot
+            del snapshot  # a big room's map is about 100 KB: sent, not kept as long as the stream
             metrics.SEAT_STREAM_EVENTS.labels(event="snapshot").inc()
             sent = top
         else:
@@ -126,25 +134,33 @@ async def _events(
                 metrics.SEAT_STREAM_EVENTS.labels(event="end").inc()
                 return
             try:
-                event = await asyncio.wait_for(listener.next(), min(keepalive, until_start))
+                # A timeout scope, not wait_for: no task of its own per event and listener.
+                async with asyncio.timeout(min(keepalive, until_start)):
+                    events = await listener.take()
             except TimeoutError:
                 if (starts_at - timezone.now()).total_seconds() > 0:
                     yield b": keep-alive\n\n"
                 continue
-            if event is None:  # dropped by the hub
+            if events is None:  # dropped by the hub
                 # A client too slow to take even this is cut off (its task cancelled).
                 cutoff = asyncio.get_running_loop().call_later(_DROP_GRACE_SECONDS, task.cancel)
                 yield _sse("dropped", _dropped_data(listener.dropped or "", format_id(sent)))
                 metrics.SEAT_STREAM_EVENTS.labels(event="dropped").inc()
                 return
-            if event.id <= sent:
-                continue  # already replayed
-            yield event.chunk
-            sent = event.id
-            if event.committed_at is not None:
-                metrics.SEAT_STREAM_DELIVERY.observe(max(0.0, time.time() - event.committed_at))
-            metrics.SEAT_STREAM_EVENTS.labels(event="end" if event.end else "seats").inc()
-            if event.end:
+            # What queued up while the client was being written to goes out in one write.
+            fresh = [event for event in events if event.id > sent]  # older: already replayed
+            if not fresh:
+                continue
+            yield b"".join(event.chunk for event in fresh)
+            sent = fresh[-1].id
+            now = time.time()
+            for event in fresh:
+                if event.committed_at is not None:
+                    metrics.SEAT_STREAM_DELIVERY.observe(max(0.0, now - event.committed_at))
+            ended = fresh[-1].end  # `end` is a stream's last entry
+            _SEATS_SENT.inc(len(fresh) - int(ended))
+            if ended:
+                metrics.SEAT_STREAM_EVENTS.labels(event="end").inc()
                 return
     finally:
         if cutoff is not None:
@@ -210,6 +226,8 @@ async def _send_all(send, chunks: AsyncIterator[bytes]) -> None:
     async with contextlib.aclosing(chunks) as body:
         async for chunk in body:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            # Not kept while the stream waits for its next event: the snapshot is ~100 KB.
+            del chunk
     await send({"type": "http.response.body", "body": b""})
 
 
