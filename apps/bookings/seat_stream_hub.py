@@ -91,13 +91,16 @@ class Listener:
         self.queue.put_nowait(event)  # raises QueueFull
         self.woken.set()
 
-    async def next(self) -> Event | None:
-        """The next event, or None once dropped."""
+    async def take(self) -> list[Event] | None:
+        """Every event queued (waiting for one if none is), oldest first; None once dropped."""
         while True:
             if self.dropped is not None:
                 return None
             if not self.queue.empty():
-                return self.queue.get_nowait()
+                events = []
+                while not self.queue.empty():
+                    events.append(self.queue.get_nowait())
+                return events
             self.woken.clear()
             await self.woken.wait()
 

@@ -217,6 +217,34 @@ def test_every_committed_change_reaches_a_listener_with_increasing_ids():
             listener.close()
 
 
+def test_a_burst_of_changes_reaches_every_listener_whole_and_in_order():
+    """Changes that queue up while a client is written to go out together in one write: each
+    still arrives as its own event, once, in commit order, and is counted as one."""
+    session = make_session()
+    burst = 200
+
+    with stream_server(free_port()) as streams:
+        listeners = [Listener(_stream(streams, session.id)) for _ in range(3)]
+        try:
+            for listener in listeners:
+                assert listener.next().event == "snapshot"
+            for marker in range(1, burst + 1):
+                seat_stream.publish(session.id, [marker], "held")
+            for listener in listeners:
+                events = [listener.next() for _ in range(burst)]
+                assert [list(_changes(event)) for event in events] == [
+                    [marker] for marker in range(1, burst + 1)
+                ]
+                ids = [_id(event) for event in events]
+                assert ids == sorted(set(ids))
+            seen = scrape(_At(streams))
+            assert seen[("cinema_seat_stream_events_total", (("event", "seats"),))] == 3 * burst
+            assert seen[("cinema_seat_stream_delivery_seconds_count", ())] == 3 * burst
+        finally:
+            for listener in listeners:
+                listener.close()
+
+
 def test_resuming_with_last_event_id_loses_nothing_and_a_too_old_id_gets_a_snapshot(settings):
     session = make_session()
     buyer = UserFactory()
