@@ -7,7 +7,8 @@ The figures of a run: {"format", "note", "started", "commit", "seconds", "levels
 (the scenario's headline figure: every answer for (b), successful operations otherwise),
 "throughput", "p50", "p95", "p99", "conflicts", "conflict_p50", "conflict_p99", "errors",
 "cpu_cores" and "cpu_ms_per_op" by process type (and "machine"), "memory" by process type
-({"total_mib", "count", "largest_mib"})}; latencies in ms. A baseline made from an older report
+({"total_mib", "count", "largest_mib"}), and for (g) "streams" (the live seat maps' figures)};
+latencies in ms. A baseline made from an older report
 has only what that report showed: a figure it lacks is missing or null, and is shown as n/a.
 To make a run the baseline: copy bench/results.json to bench/baseline.json and say in its
 "note" what it is.
@@ -63,6 +64,7 @@ def level_figures(stats: LevelStats) -> dict:
             }
             for kind, m in memory.items()
         },
+        **({"streams": stats.extra["streams"]} if "streams" in stats.extra else {}),
     }
 
 

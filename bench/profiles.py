@@ -1,6 +1,6 @@
 """Profiles beside the report: where one web process spends its CPU while a scenario runs.
 
-During the profiled scenarios (BENCH_PROFILE, `abc`) at BENCH_PROFILE_CLIENTS (32) clients,
+During the profiled scenarios (BENCH_PROFILE, `abcd`) at BENCH_PROFILE_CLIENTS (32) clients,
 py-spy samples the busiest process of the first web instance (the one using the most CPU over
 the run's first half second, from /proc, whatever the server) for up to BENCH_PROFILE_SECONDS
 (5) at BENCH_PROFILE_RATE (250) samples a second, and the run writes
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from .harness import LAUNCHERS, OUT_DIR, WORK_DIR, log, proc_table
 
-SCENARIOS = os.environ.get("BENCH_PROFILE", "abc")
+SCENARIOS = os.environ.get("BENCH_PROFILE", "abcd")
 CLIENTS = int(os.environ.get("BENCH_PROFILE_CLIENTS", "32"))
 SECONDS = float(os.environ.get("BENCH_PROFILE_SECONDS", "5"))
 RATE = int(os.environ.get("BENCH_PROFILE_RATE", "250"))

@@ -37,9 +37,23 @@ class BenchData:
 CPU_COLUMNS = ("machine", *PROCESS_TYPES)
 CPU_TITLES = {"postgres": "PostgreSQL", "redis": "Redis", "rabbitmq": "RabbitMQ"}
 MEMORY_COLUMNS = ("web", "worker", "postgres", "redis", "rabbitmq")
-OPS = {"a": "reservation", "b": "answer", "c": "read", "d": "flow", "e": "request", "f": "flow"}
+OPS = {
+    "a": "reservation",
+    "b": "answer",
+    "c": "read",
+    "d": "flow",
+    "e": "request",
+    "f": "flow",
+    "g": "answer",
+}
 MIB = 1024 * 1024
-SCENARIOS = ("a", "b", "c", "d", "e", "f")
+SCENARIOS = ("a", "b", "c", "d", "e", "f", "g")
+# (g)'s targets: the live seat map at 1,000 listeners of one stream process, during a rush.
+STREAM_P99_MS = 500.0
+STREAM_BYTES_PER_STREAM = 50_000
+# A rush watched by the streams may answer its 409s this much slower than (b) at the same level
+# before it counts as more than the run-to-run noise of this machine.
+RUSH_NOISE = 1.25
 
 
 def _f(value: float | None, digits: int = 1) -> str:
@@ -75,8 +89,20 @@ def scenario_tables(data: BenchData) -> list[str]:
             continue
         lines += ["", f"### {TITLES[key]}", ""]
         header = ["clients", UNITS[key], "p50 ms", "p95 ms", "p99 ms", "409s", "errors"]
-        if key == "b":
+        if key in ("b", "g"):
             header += ["201s", "409 p50 ms", "409 p99 ms", "double sells"]
+        if key == "g":
+            header += [
+                "streams",
+                "changes",
+                "delivered",
+                "commit → arrival p50 ms",
+                "commit → arrival p99 ms",
+                "commit → arrival max ms",
+                "dropped",
+                "KiB a stream",
+                "stream server cores",
+            ]
         if key == "d":
             header += ["reserve p99 ms", "pay p99 ms"]
         if key == "f":
@@ -101,13 +127,15 @@ def scenario_tables(data: BenchData) -> list[str]:
                 str(s.conflicts),
                 str(s.errors),
             ]
-            if key == "b":
+            if key in ("b", "g"):
                 row += [
                     str(s.ok),
                     _f(s.conflict_p50),
                     _f(s.conflict_p99),
                     _check(s.extra.get("double_sell")),
                 ]
+            if key == "g":
+                row += _stream_cells(s.extra["streams"])
             if key == "d":
                 steps = s.extra.get("steps", {})
                 row += [
@@ -152,9 +180,50 @@ def scenario_tables(data: BenchData) -> list[str]:
             )
         if key == "f":
             notes += _settlement_notes(stats)
+        if key == "g":
+            notes += _stream_notes(data, stats)
         if notes:
             lines += [""] + [f"- {note}" for note in notes]
     return lines
+
+
+def _stream_cells(st: dict) -> list[str]:
+    return [
+        str(st["ready"]),
+        str(st["changes"]),
+        f"{st['delivered']}/{st['expected']}",
+        _f(st["p50_ms"]),
+        _f(st["p99_ms"]),
+        _f(st["max_ms"]),
+        str(st["dropped"]),
+        _f(st["kib_per_stream"]),
+        _f(st["server_cores"], 2),
+    ]
+
+
+def _stream_notes(data: BenchData, stats: list[LevelStats]) -> list[str]:
+    notes = [
+        "The rush of (b) at this level, on a fresh session, while that many buyers follow its "
+        "seat map (`GET /api/v1/sessions/{id}/seats/stream`) through one stream server "
+        "(`make stream`, uvicorn) beside the two web instances. The listeners are one process "
+        "of this machine (bench/stream_listeners.py, asyncio on uvloop), connected before the "
+        "rush in waves of 100, each with its snapshot before it starts.",
+        "changes: entries the rush's commits added to the session's seat stream (holds, and "
+        "the releases of holds that expired or failed); delivered: `seats` events read, of "
+        "changes x streams. commit → arrival: the arrival at a listener minus the event's id, "
+        "which is Redis's clock (ms) when the commit published the change: one clock, on this "
+        "machine. KiB a stream: the stream server's resident memory with the streams open, "
+        "less before they opened, divided by the streams. Stream server cores: its CPU during "
+        "the rush (it is in the web column of the CPU tables too).",
+    ]
+    for s in stats:
+        st = s.extra["streams"]
+        if st["dropped"] or st["closed"] or st["failed"]:
+            notes.append(
+                f"{s.clients} clients: {st['dropped']} streams dropped, {st['closed']} closed "
+                f"by the server, {st['failed']} could not connect"
+            )
+    return notes
 
 
 def _settlement_cells(s: LevelStats) -> list[str]:
@@ -305,6 +374,45 @@ def targets(data: BenchData) -> list[tuple[str, str, str]]:
         )
     else:
         out.append(("Events on the broker within 1 s of commit (p99)", "no events", verdict(None)))
+    out += _stream_targets(data, verdict)
+    return out
+
+
+def _stream_targets(data: BenchData, verdict) -> list[tuple[str, str, str]]:
+    watched = data.levels.get("g") or []
+    if not watched:
+        return [("(g) live seat map during a rush", "not run", verdict(None))]
+    g = watched[0]
+    st = g.extra["streams"]
+    lost = st["expected"] - st["delivered"]
+    out = [
+        (
+            f"(g) commit → arrival p99 ≤ {STREAM_P99_MS:.0f} ms at {st['ready']} listeners of "
+            "one stream process, every change delivered",
+            f"p99 {_f(st['p99_ms'])} ms (p50 {_f(st['p50_ms'])} ms); delivered "
+            f"{st['delivered']}/{st['expected']}",
+            verdict(st["p99_ms"] is not None and st["p99_ms"] <= STREAM_P99_MS and lost == 0),
+        ),
+        (
+            f"(g) under {STREAM_BYTES_PER_STREAM / 1000:.0f} KB of memory per open stream",
+            f"{_f(st['kib_per_stream'])} KiB ({st['kib_per_stream'] * 1.024:.1f} KB)",
+            verdict(st["kib_per_stream"] * 1024 < STREAM_BYTES_PER_STREAM),
+        ),
+    ]
+    rush = _level(data, "b", g.clients)
+    if rush and rush.conflict_p99 and g.conflict_p99:
+        ratio = g.conflict_p99 / rush.conflict_p99
+        out.append(
+            (
+                f"(g) the watched rush's 409 p99 within noise of (b)'s at {g.clients} clients "
+                f"(at most {RUSH_NOISE:g} x)",
+                f"{_f(g.conflict_p99)} vs {_f(rush.conflict_p99)} ms ({ratio:.2f} x); answers/s "
+                f"{g.answered:.0f} vs {rush.answered:.0f}",
+                verdict(ratio <= RUSH_NOISE),
+            )
+        )
+    else:
+        out.append(("(g) the watched rush's 409s against (b)'s", "not comparable", verdict(None)))
     return out
 
 

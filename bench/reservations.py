@@ -59,7 +59,10 @@ BIN = Path(sys.executable).parent
 WARMUP_SECONDS = float(os.environ.get("BENCH_WARMUP_SECONDS", "5"))
 # A hold lives 30 s; the wait before a scenario ends once the last ones have expired.
 QUIET_TIMEOUT_SECONDS = 45.0
-SCENARIOS = "abcdef"
+# (g) right after (b): its rush is compared with (b)'s at the same level.
+SCENARIOS = os.environ.get("BENCH_SCENARIOS", "abgcdef")
+# The live seat map's server for (g): one stream process, as the target is stated per process.
+STREAM_PORT = 8704
 PAYMENT_TASKS = (
     "apps.payments.tasks.process_webhook_event",
     "apps.payments.providers.fake.deliver_sandbox_webhook",
@@ -67,6 +70,8 @@ PAYMENT_TASKS = (
 
 
 def start_stack(stack: harness.Stack, events_file: Path) -> None:
+    from . import scenarios
+
     env = harness.server_env()
     metrics = WORK_DIR / "metrics"
     shutil.rmtree(metrics, ignore_errors=True)
@@ -81,6 +86,14 @@ def start_stack(stack: harness.Stack, events_file: Path) -> None:
         METRICS_DIR=str(metrics),
         WEB_WORKERS="1",
         WEB_THREADS="4",
+    )
+    stack.make(
+        f"web-stream-{STREAM_PORT}",
+        "stream",
+        # (g)'s listeners all come from this machine's one address.
+        harness.server_env(SSE_MAX_STREAMS_PER_IP=str(scenarios.STREAMS + 100)),
+        STREAM_BIND=f"127.0.0.1:{STREAM_PORT}",
+        METRICS_DIR=str(metrics),
     )
     stack.make("worker", "worker", env, METRICS_DIR=str(metrics))
     # `make beat` with a schedule file of its own: the Makefile's is shared by every local beat.
@@ -100,7 +113,7 @@ def start_stack(stack: harness.Stack, events_file: Path) -> None:
         ],
         env,
     )
-    for port in (*PORTS, TTL_PORT):
+    for port in (*PORTS, TTL_PORT, STREAM_PORT):
         harness.wait_http(stack, port)
     harness.wait_queue(stack, "bench.cinema.expiry-scheduler")
     # (f) needs the worker on the payments tasks' queue: the sandbox's webhook delivery and the
@@ -112,7 +125,10 @@ def start_stack(stack: harness.Stack, events_file: Path) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError("the events probe did not bind its queue")
         time.sleep(0.2)
-    log(f"stack up: web {PORTS} + TTL=2 web {TTL_PORT}, worker, beat, events probe")
+    log(
+        f"stack up: web {PORTS} + TTL=2 web {TTL_PORT}, stream {STREAM_PORT}, worker, beat, "
+        "events probe"
+    )
 
 
 def _summary(stats) -> str:
@@ -125,7 +141,7 @@ def _summary(stats) -> str:
         f"p99 {stats.p99 or 0:6.1f} ms, "
         f"409s {stats.conflicts}, errors {stats.errors}"
     )
-    if stats.scenario == "b":
+    if stats.scenario in ("b", "g"):
         check = stats.extra["double_sell"]
         text += (
             f", 409 p99 {stats.conflict_p99 or 0:.1f} ms, 201s {stats.ok}, double sells "
@@ -138,6 +154,13 @@ def _summary(stats) -> str:
             f"p99 {settled.received_ms(99) or 0:.1f} ms, "
             f"max {max(settled.received_to_sale_ms, default=0):.1f} ms; "
             f"{settled.sold}/{settled.settled} sold {settled.waited_s:.1f} s after the run"
+        )
+    if stats.scenario == "g":
+        s = stats.extra["streams"]
+        text += (
+            f"; {s['ready']} streams, {s['changes']} changes, delivered "
+            f"{s['delivered']}/{s['expected']}, commit to arrival p50 {s['p50_ms'] or 0:.1f} ms, "
+            f"p99 {s['p99_ms'] or 0:.1f} ms; {s['kib_per_stream']:.1f} KiB a stream"
         )
     return text
 
@@ -230,6 +253,11 @@ def main() -> None:
             """One level of one scenario, its seat pool topped up for it first."""
             if key == "b":
                 return scenarios.rush(level, tokens, fixtures, SECONDS)
+            if key == "g":
+                stream_group = stack.group(f"web-stream-{STREAM_PORT}")
+                return scenarios.watched_rush(
+                    level, tokens, fixtures, SECONDS, port=STREAM_PORT, group=stream_group
+                )
             if key == "c":
                 return scenarios.seat_map(level, tokens, read_session.id, SECONDS)
             if key == "e":
@@ -251,7 +279,7 @@ def main() -> None:
         for key in SCENARIOS:
             quiet[key] = probes.wait_quiet(QUIET_TIMEOUT_SECONDS)
             log(f"({key}): started after {quiet[key]:.0f} s waiting for earlier holds to close")
-            for level in LEVELS:
+            for level in [scenarios.WATCHED_CLIENTS] if key == "g" else LEVELS:
                 time.sleep(1)
                 recorder = None
                 if profiles.wanted(key, level):
@@ -277,7 +305,7 @@ def main() -> None:
     events = probes.read_events(events_file)
     events_latency = probes.event_latency(events, events_run.started_at, events_run.ended_at)
     for key in "abdf":
-        for stats in levels[key]:
+        for stats in levels.get(key, []):
             events_by_level[(key, stats.clients)] = probes.event_latency(
                 events, stats.started_at, stats.ended_at
             )

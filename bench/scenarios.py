@@ -10,6 +10,10 @@
 (f) pay later (PIX): reserve 1 or 2 uncontended seats, pay with `tok_pix` (202, pending), settle it
     in the sandbox (202); the sandbox's webhook then reaches the web and the worker writes the
     sale. After each level the database is polled until every settled payment has its sale.
+(g) watched rush: (b) at one level (BENCH_WATCHED_CLIENTS, 64) on a fresh session while
+    BENCH_STREAMS (1,000) buyers watch its live seat map through one stream server; reports the
+    delay from each change's commit to its arrival at every listener and the server's memory per
+    open stream, beside (b)'s figures at the same level.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import json
 import math
 import os
 import random
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -38,6 +44,7 @@ TITLES = {
     "d": "(d) Reserve then pay",
     "e": "(e) Empty request (GET /health): the stack's ceiling",
     "f": "(f) Pay later (PIX): reserve, pay (202), settle in the sandbox",
+    "g": "(g) Rush watched by 1,000 live seat maps",
 }
 UNITS = {
     "a": "reservations/s",
@@ -46,7 +53,12 @@ UNITS = {
     "d": "flows/s",
     "e": "requests/s",
     "f": "flows/s",
+    "g": "requests/s",
 }
+WATCHED_CLIENTS = int(os.environ.get("BENCH_WATCHED_CLIENTS", "64"))
+STREAMS = int(os.environ.get("BENCH_STREAMS", "1000"))
+# After the rush, how long the listeners keep reading: the last changes are still on their way.
+STREAM_TAIL_SECONDS = 2.0
 
 
 @dataclass
@@ -73,7 +85,7 @@ class LevelStats:
     def rate(self) -> float:
         """The figure the scenario's table leads with: every answer of a rush (201s and 409s),
         the successful operations otherwise."""
-        return self.answered if self.scenario == "b" else self.throughput
+        return self.answered if self.scenario in ("b", "g") else self.throughput
 
     def cpu_ms_per_op(self, kind: str) -> float | None:
         """CPU ms of one process type (or "machine", "app") per op of the scenario's `rate`. For
@@ -171,8 +183,10 @@ def uncontended(level: int, tokens, pool: SeatPool, seconds: float) -> LevelStat
     return summarize("a", run, "reserve", {201})
 
 
-def rush(level: int, tokens, fixtures: harness.Fixtures, seconds: float) -> LevelStats:
-    session = fixtures.session()
+def rush(
+    level: int, tokens, fixtures: harness.Fixtures, seconds: float, *, session=None
+) -> LevelStats:
+    session = session or fixtures.session()
     seats = fixtures.seat_ids(session)
     rounds = len(seats) // RUSH_SEATS
     won: list[tuple[str, list[int]]] = []
@@ -199,6 +213,72 @@ def rush(level: int, tokens, fixtures: harness.Fixtures, seconds: float) -> Leve
         rounds=rounds_run,
         session_id=session.id,
     )
+
+
+def _group_usage(group: int) -> tuple[int, int]:
+    """(CPU ticks, resident bytes) of one process group of the stack."""
+    rows = [row for row in harness.proc_table().values() if row.pgrp == group]
+    return sum(row.ticks for row in rows), sum(row.rss for row in rows)
+
+
+def _stream_entries(session_id: int) -> int:
+    """Entries ever added to the session's seat stream: every change its listeners should get."""
+    from django_redis import get_redis_connection
+
+    from apps.bookings.seat_stream import stream_key
+
+    try:
+        return get_redis_connection("default").xinfo_stream(stream_key(session_id))["entries-added"]
+    except Exception:  # no stream: nothing was published
+        return 0
+
+
+def watched_rush(
+    level: int, tokens, fixtures: harness.Fixtures, seconds: float, *, port: int, group: int
+) -> LevelStats:
+    """(b) on a session whose seat map STREAMS listeners (one process) follow on the stream
+    server at `port` (process group `group`)."""
+    session = fixtures.session()
+    _, rss_idle = _group_usage(group)
+    listeners = subprocess.Popen(
+        [sys.executable, "-m", "bench.stream_listeners", str(port), str(session.id), str(STREAMS)],
+        cwd=harness.ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = int(listeners.stdout.readline().split()[-1])
+        time.sleep(1)  # the snapshots' buffers settle
+        ticks_before, rss_open = _group_usage(group)
+        stats = rush(level, tokens, fixtures, seconds, session=session)
+        ticks_after, _ = _group_usage(group)
+        time.sleep(STREAM_TAIL_SECONDS)
+        out, _ = listeners.communicate(timeout=60)
+    finally:
+        if listeners.poll() is None:
+            listeners.kill()
+    result = json.loads(out.strip().splitlines()[-1])
+    delays = result.pop("delays_ms")
+    per_listener = result.pop("per_listener")
+    changes = _stream_entries(session.id)
+    stats.extra["streams"] = {
+        **result,
+        "ready": ready,
+        "changes": changes,
+        "expected": changes * ready,
+        "delivered": len(delays),
+        "complete": sum(1 for seen in per_listener if seen == changes),
+        "p50_ms": percentile(delays, 50),
+        "p99_ms": percentile(delays, 99),
+        "max_ms": max(delays, default=None),
+        "rss_idle_kib": rss_idle // 1024,
+        "rss_open_kib": rss_open // 1024,
+        "kib_per_stream": (rss_open - rss_idle) / 1024 / max(ready, 1),
+        "server_cores": (ticks_after - ticks_before) / os.sysconf("SC_CLK_TCK") / stats.wall,
+    }
+    stats.scenario = "g"
+    return stats
 
 
 def seat_map(level: int, tokens, session_id: int, seconds: float) -> LevelStats:

@@ -43,6 +43,7 @@ class StreamResult:
     rss_open_kib: int
     threads_idle: int
     threads_open: int
+    server_cpu_s: float  # the stream server's CPU from the first change to the last delivery
 
     @property
     def kib_per_stream(self) -> float:
@@ -55,7 +56,8 @@ class StreamResult:
             f"p99 {self.p99_ms} ms, max {self.max_ms} ms; server RSS "
             f"{self.rss_idle_kib} KiB idle, {self.rss_open_kib} KiB with the streams open "
             f"({self.kib_per_stream:.1f} KiB a stream); threads {self.threads_idle} idle, "
-            f"{self.threads_open} with the streams open"
+            f"{self.threads_open} with the streams open; server CPU {self.server_cpu_s:.2f} s "
+            f"({self.server_cpu_s * 1e6 / max(1, self.delivered):.0f} us an event delivered)"
         )
 
 
@@ -85,6 +87,23 @@ def _threads(pid: int) -> int:
     return _tree_sum(pid, "Threads")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of the process tree under `pid` (its threads included)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:
+        return 0.0
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue
+        total += sum(_cpu_seconds(int(child)) for child in children)
+    return total
+
+
 def _percentile(values: list[float], p: float) -> float | None:
     if not values:
         return None
@@ -95,7 +114,8 @@ def _percentile(values: list[float], p: float) -> float | None:
 async def _client(
     port: int, path: str, opened: asyncio.Event, received: list[tuple[int, float]], done: int
 ) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    # A snapshot is one line of data: about 100 KB for a 1,040-seat room.
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
     writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
     await writer.drain()
     seen = 0
@@ -130,11 +150,13 @@ async def _scenario(port: int, session_id: int, streams: int, changes: int, rate
     await asyncio.sleep(1)
     rss_open, threads_open = _rss_kib(pid), _threads(pid)
     published: dict[int, float] = {}
+    cpu_before = _cpu_seconds(pid)
     for marker in range(1, changes + 1):
         published[marker] = time.time()
         await asyncio.to_thread(seat_stream.publish, session_id, [marker], "held")
         await asyncio.sleep(1 / rate)
     await asyncio.wait(tasks, timeout=30)
+    server_cpu = _cpu_seconds(pid) - cpu_before
     latencies = [at - published[marker] for marker, at in received if marker in published]
     return StreamResult(
         streams=streams,
@@ -148,6 +170,7 @@ async def _scenario(port: int, session_id: int, streams: int, changes: int, rate
         rss_open_kib=rss_open,
         threads_idle=threads_idle,
         threads_open=threads_open,
+        server_cpu_s=server_cpu,
     )
 
 
