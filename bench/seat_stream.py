@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,47 +62,49 @@ class StreamResult:
         )
 
 
-def _tree_sum(pid: int, field: str) -> int:
-    """A /proc status field (e.g. VmRSS in KiB, Threads) summed over the process tree (make, its
-    shell, uvicorn). Threads come and go while it reads: one that ended is skipped."""
+def _tree_sum(pid: int, own: Callable[[int], float]) -> float:
+    """`own(pid)` summed over the process tree under `pid` (make, its shell, uvicorn). Processes
+    and threads come and go while it reads: one that ended counts for nothing."""
     try:
-        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        total = own(pid)
         tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except FileNotFoundError:
         return 0
-    total = sum(int(line.split()[1]) for line in status if line.startswith(f"{field}:"))
     for task in tasks:
         try:
             children = (task / "children").read_text().split()
         except FileNotFoundError:
             continue
-        total += sum(_tree_sum(int(child), field) for child in children)
+        total += sum(_tree_sum(int(child), own) for child in children)
     return total
+
+
+def _status_field(field: str) -> Callable[[int], float]:
+    """A process's /proc status field (e.g. VmRSS in KiB, Threads)."""
+
+    def own(pid: int) -> float:
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        return sum(int(line.split()[1]) for line in status if line.startswith(f"{field}:"))
+
+    return own
+
+
+def _own_cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU (all its threads), from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_kib(pid: int) -> int:
-    return _tree_sum(pid, "VmRSS")
+    return int(_tree_sum(pid, _status_field("VmRSS")))
 
 
 def _threads(pid: int) -> int:
-    return _tree_sum(pid, "Threads")
+    return int(_tree_sum(pid, _status_field("Threads")))
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of the process tree under `pid` (its threads included)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-    except FileNotFoundError:
-        return 0.0
-    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    for task in tasks:
-        try:
-            children = (task / "children").read_text().split()
-        except FileNotFoundError:
-            continue
-        total += sum(_cpu_seconds(int(child)) for child in children)
-    return total
+    return _tree_sum(pid, _own_cpu_seconds)
 
 
 def _percentile(values: list[float], p: float) -> float | None:

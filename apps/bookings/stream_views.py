@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 # A dropped client that does not even take its `dropped` event is cut off after this long.
 _DROP_GRACE_SECONDS = 5.0
 
-# Counted once per write of one or more events (a labelled child, bound once).
+# The `seats` events sent, counted per write of a batch (the labelled child, bound once).
 _SEATS_SENT = metrics.SEAT_STREAM_EVENTS.labels(event="seats")
 
 # Open streams per client IP in this process.
