@@ -22,6 +22,10 @@ SEAT_STREAM_EVENTS = Counter(
     "Events sent on live seat map streams, by event (snapshot, seats, end, dropped).",
     ["event"],
 )
+SEAT_STREAM_SNAPSHOTS_BUILT = Counter(
+    "cinema_seat_stream_snapshots_built_total",
+    "Seat maps built for `snapshot` events; streams that open together share one.",
+)
 SEAT_STREAM_DROPS = Counter(
     "cinema_seat_stream_drops_total",
     "Live seat map streams dropped by the server, by reason (slow_consumer, unavailable).",

@@ -14,7 +14,7 @@ import json
 import logging
 import re
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
 from datetime import datetime
 from types import SimpleNamespace
@@ -41,7 +41,7 @@ from apps.sessions.models import Session
 
 from . import metrics
 from .seat_map import seat_map_json
-from .seat_stream_hub import Listener, format_id, hub, parse_id, valid_id
+from .seat_stream_hub import Listener, StreamId, format_id, hub, parse_id, valid_id
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,49 @@ def _snapshot_event(session_id: int, event_id: str) -> bytes | None:
     finally:
         close_old_connections()
         connection.close()
+
+
+class _SharedSnapshots:
+    """The `snapshot` event of each session, built once for the streams that open together.
+
+    A crowd opens its streams within seconds of each other, mostly while the session's stream
+    has not moved: each of them would build the same ~100 KB map, and the allocator keeps the
+    high-water mark of those transient copies (measured: about 20 KiB of resident memory per
+    open stream). A snapshot taken after reading the stream's last id `top` shows every change
+    up to `top`, so it serves any stream that subscribed at that same `top`: what came later
+    reaches it as `seats` events. It is shared for at most `_SHARE_SECONDS`, so that a change
+    whose publication was lost (Redis unreachable at its commit) is not hidden for longer than
+    the one fresh build would have shown it.
+    """
+
+    _SHARE_SECONDS = 1.0
+    _SESSIONS = 64  # the sessions whose latest snapshot is kept (about 100 KB each at most)
+
+    def __init__(self) -> None:
+        self._latest: OrderedDict[int, tuple[StreamId, float, asyncio.Future]] = OrderedDict()
+
+    async def get(self, session_id: int, top: StreamId) -> bytes | None:
+        """The snapshot event for a stream subscribed at `top`, or None (no such session)."""
+        now = time.monotonic()
+        entry = self._latest.get(session_id)
+        if entry is None or entry[0] != top or now - entry[1] > self._SHARE_SECONDS:
+            build = sync_to_async(_snapshot_event, thread_sensitive=False)
+            metrics.SEAT_STREAM_SNAPSHOTS_BUILT.inc()
+            entry = (top, now, asyncio.ensure_future(build(session_id, format_id(top))))
+            self._latest[session_id] = entry
+            while len(self._latest) > self._SESSIONS:
+                self._latest.popitem(last=False)
+        self._latest.move_to_end(session_id)
+        try:
+            # Shielded: one stream that goes away does not cancel the others' snapshot.
+            return await asyncio.shield(entry[2])
+        except Exception:
+            if self._latest.get(session_id) is entry:
+                del self._latest[session_id]  # a failed build is retried by the next stream
+            raise
+
+
+_snapshots = _SharedSnapshots()
 
 
 def _dropped_data(reason: str, last_event_id: str) -> bytes:
@@ -109,13 +152,11 @@ async def _events(
             metrics.SEAT_STREAM_EVENTS.labels(event="dropped").inc()
             return
         if replay is None:
-            snapshot = await sync_to_async(_snapshot_event, thread_sensitive=False)(
-                session_id, format_id(top)
-            )
+            snapshot = await _snapshots.get(session_id, top)
             if snapshot is None:
                 return
             yield snapshot
-            del snapshot  # a big room's map is about 100 KB: sent, not kept as long as the stream
+            del snapshot  # shared for a second only, not kept as long as the stream
             metrics.SEAT_STREAM_EVENTS.labels(event="snapshot").inc()
             sent = top
         else:

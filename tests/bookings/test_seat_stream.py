@@ -458,3 +458,34 @@ def test_open_streams_hold_no_thread_each():
         finally:
             for listener in listeners:
                 listener.close()
+
+
+def test_streams_opening_together_share_a_snapshot_yet_a_later_change_is_never_missed():
+    """A snapshot is shared only by streams that registered at the same newest id: a stream that
+    opens just after a change sees that change, in its snapshot or as an event."""
+    session = make_session()
+    buyer = UserFactory()
+    seat = first_seat_ids(session, 1)[0]
+    with stream_server(free_port()) as streams:
+        crowd = [Listener(_stream(streams, session.id)) for _ in range(10)]
+        try:
+            maps = [listener.next() for listener in crowd]
+            assert {event.event for event in maps} == {"snapshot"}
+            assert len({event.data for event in maps}) == 1
+            built = scrape(_At(streams))[("cinema_seat_stream_snapshots_built_total", ())]
+            assert built < len(crowd)  # shared (a build per stream would be 10)
+
+            hold(buyer, session, seat_ids=[seat])  # moves the stream's newest id on
+            late = Listener(_stream(streams, session.id))  # within the sharing window
+            try:
+                snapshot = late.next()
+                assert snapshot.event == "snapshot"
+                status = {s["id"]: s["status"] for s in snapshot.json()}[seat]
+                if status != "held":  # then the change must follow as an event
+                    assert _changes(late.next()) == {seat: "held"}
+                assert _id(snapshot) > _id(maps[0])
+            finally:
+                late.close()
+        finally:
+            for listener in crowd:
+                listener.close()
