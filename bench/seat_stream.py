@@ -11,7 +11,7 @@ BENCH_STREAM_RATE (50) a second. Latency is from the publish call to the event r
 (every client, every change), so it includes this process's own reading; memory per stream is the
 server's RSS growth divided by the streams opened. It reports figures and never fails on a time.
 
-Not wired into `make bench` yet: it does not run the rush at the same time.
+Scenario (g) of `make bench` runs the same during a rush (bench/stream_listeners.py).
 """
 
 from __future__ import annotations
