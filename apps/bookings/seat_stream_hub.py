@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import re
+from collections import deque
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -77,40 +78,55 @@ def render(entry_id: bytes | str, fields: dict[bytes, bytes]) -> Event:
 
 
 class Listener:
-    """One open stream: a bounded queue of events, or the reason it was dropped."""
+    """One open stream: a bounded queue of events, or the reason it was dropped.
 
-    __slots__ = ("dropped", "queue", "session_id", "woken")
+    A deque and one future, not asyncio.Queue and asyncio.Event: each change wakes every
+    listener of its session, so what a wake-up costs is paid a thousand times per change."""
+
+    __slots__ = ("_capacity", "_waiter", "dropped", "events", "session_id")
 
     def __init__(self, session_id: int) -> None:
         self.session_id = session_id
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=settings.SSE_CLIENT_QUEUE_SIZE)
+        self.events: deque[Event] = deque()
         self.dropped: str | None = None
-        self.woken = asyncio.Event()  # set on news: an event queued, or the drop
+        self._capacity = settings.SSE_CLIENT_QUEUE_SIZE
+        self._waiter: asyncio.Future | None = None
 
     def put(self, event: Event) -> None:
-        self.queue.put_nowait(event)  # raises QueueFull
-        self.woken.set()
+        if len(self.events) >= self._capacity:
+            raise asyncio.QueueFull
+        self.events.append(event)
+        self._wake()
 
-    async def take(self) -> list[Event] | None:
-        """Every event queued (waiting for one if none is), oldest first; None once dropped."""
-        while True:
-            if self.dropped is not None:
-                return None
-            if not self.queue.empty():
-                events = []
-                while not self.queue.empty():
-                    events.append(self.queue.get_nowait())
-                return events
-            self.woken.clear()
-            await self.woken.wait()
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def take(self, timeout: float) -> list[Event] | None:
+        """Every event queued, oldest first, waiting up to `timeout` seconds for one ([] if
+        none came); None once dropped."""
+        if self.dropped is None and not self.events:
+            loop = asyncio.get_running_loop()
+            self._waiter = loop.create_future()
+            timer = loop.call_later(timeout, self._wake)
+            try:
+                await self._waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        if self.dropped is not None:
+            return None
+        events = list(self.events)
+        self.events.clear()
+        return events
 
     def drop(self, reason: str) -> None:
         if self.dropped is None:
             self.dropped = reason
             metrics.SEAT_STREAM_DROPS.labels(reason=reason).inc()
-            while not self.queue.empty():  # its memory goes at once
-                self.queue.get_nowait()
-            self.woken.set()
+            self.events.clear()  # its memory goes at once
+            self._wake()
 
 
 class Hub:

@@ -168,18 +168,16 @@ async def _events(
                 if event.end:
                     return
         keepalive = settings.SSE_KEEPALIVE_SECONDS
+        starts = starts_at.timestamp()
         while True:
-            until_start = (starts_at - timezone.now()).total_seconds()
+            until_start = starts - time.time()
             if until_start <= 0:
                 yield _sse("end", b'{"reason": "session_started"}')
                 metrics.SEAT_STREAM_EVENTS.labels(event="end").inc()
                 return
-            try:
-                # A timeout scope, not wait_for: no task of its own per event and listener.
-                async with asyncio.timeout(min(keepalive, until_start)):
-                    events = await listener.take()
-            except TimeoutError:
-                if (starts_at - timezone.now()).total_seconds() > 0:
+            events = await listener.take(min(keepalive, until_start))
+            if events == []:  # nothing came in time
+                if starts - time.time() > 0:
                     yield b": keep-alive\n\n"
                 continue
             if events is None:  # dropped by the hub
