@@ -18,6 +18,8 @@ import requests
 from django.conf import settings
 from django.db import connection
 
+from tests.factories import PASSWORD
+
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +39,17 @@ def process_env(**overrides: str) -> dict[str, str]:
     }
     env.update(overrides)
     return env
+
+
+def login_over_http(base: str, email: str) -> str:
+    """A session token from a running server's login endpoint (the factories' password)."""
+    response = requests.post(
+        f"{base}/_allauth/app/v1/auth/login",
+        json={"email": email, "password": PASSWORD},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["meta"]["session_token"]
 
 
 def _stop(process: subprocess.Popen) -> None:

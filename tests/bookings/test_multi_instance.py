@@ -10,22 +10,12 @@ import requests
 
 from apps.bookings.models import Reservation, ReservationSeat
 from tests.concurrency import free_port, run_together
-from tests.factories import PASSWORD, UserFactory, make_session
-from tests.processes import web_server
+from tests.factories import UserFactory, make_session
+from tests.processes import login_over_http, web_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 CLIENTS = 50
-
-
-def _login(base: str, email: str) -> str:
-    response = requests.post(
-        f"{base}/_allauth/app/v1/auth/login",
-        json={"email": email, "password": PASSWORD},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["meta"]["session_token"]
 
 
 def test_fifty_clients_through_two_web_instances_never_double_hold():
@@ -36,7 +26,7 @@ def test_fifty_clients_through_two_web_instances_never_double_hold():
 
     with web_server(free_port()) as first, web_server(free_port()) as second:
         bases = [first, second]
-        tokens = [_login(bases[i % 2], user.email) for i, user in enumerate(users)]
+        tokens = [login_over_http(bases[i % 2], user.email) for i, user in enumerate(users)]
         wanted = [rng.sample(seats, rng.randint(1, 3)) for _ in users]
 
         def client(index: int):

@@ -22,10 +22,10 @@ from django.utils import timezone
 from apps.bookings import seat_stream, services
 from apps.payments import refunds
 from tests.concurrency import free_port
-from tests.factories import PASSWORD, UserFactory, hold, make_overdue, make_session
+from tests.factories import UserFactory, hold, make_overdue, make_session
 from tests.helpers import seat_ids as first_seat_ids
 from tests.metrics import scrape
-from tests.processes import stream_server, web_server
+from tests.processes import login_over_http, stream_server, web_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -117,16 +117,6 @@ class _At:
         return requests.get(self.base + path, timeout=10)
 
 
-def _login(base: str, email: str) -> str:
-    response = requests.post(
-        f"{base}/_allauth/app/v1/auth/login",
-        json={"email": email, "password": PASSWORD},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["meta"]["session_token"]
-
-
 def _stream(base: str, session_id: int) -> str:
     return f"{base}/api/v1/sessions/{session_id}/seats/stream"
 
@@ -148,8 +138,8 @@ def test_every_committed_change_reaches_a_listener_with_increasing_ids():
     a, b, c, d = (first_seat_ids(session, 1, offset=i)[0] for i in range(4))
 
     with web_server(free_port()) as web, stream_server(free_port()) as streams:
-        token = _login(web, buyer.email)
-        staff_token = _login(web, staff.email)
+        token = login_over_http(web, buyer.email)
+        staff_token = login_over_http(web, staff.email)
         api = requests.Session()
         api.headers["X-Session-Token"] = token
         listener = Listener(_stream(streams, session.id))

@@ -24,8 +24,8 @@ from apps.payments.models import Ticket
 from tests.concurrency import free_port, run_together
 from tests.conftest import client_for
 from tests.events.helpers import wait_until
-from tests.factories import PASSWORD, UserFactory, make_room, make_session
-from tests.processes import kill_group, web_server
+from tests.factories import UserFactory, make_room, make_session
+from tests.processes import kill_group, login_over_http, web_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -33,16 +33,6 @@ TTL = 3
 CLIENTS = 16  # even ones talk to the instance that dies, odd ones to the survivor
 KILL_AFTER = 1.0  # at the earliest, and once the doomed instance has answered a few requests
 BURST_AFTER_KILL = 1.2
-
-
-def _login(base: str, email: str) -> str:
-    response = requests.post(
-        f"{base}/_allauth/app/v1/auth/login",
-        json={"email": email, "password": PASSWORD},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["meta"]["session_token"]
 
 
 def test_web_instance_killed_mid_burst_the_other_serves_and_no_hold_outlives_its_deadline(
@@ -75,7 +65,7 @@ def test_web_instance_killed_mid_burst_the_other_serves_and_no_hold_outlives_its
             ]
         doomed, survivor = (future.result() for future in starting)
         bases = [doomed, survivor]
-        tokens = [_login(survivor, user.email) for user in users]  # sessions are shared
+        tokens = [login_over_http(survivor, user.email) for user in users]  # sessions are shared
 
         def client(index: int):
             base, rng = bases[index % 2], random.Random(index)
