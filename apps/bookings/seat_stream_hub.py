@@ -21,9 +21,10 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
 from django.conf import settings
 from redis.exceptions import RedisError, ResponseError
+
+from apps.core.redis_connections import async_redis_client
 
 from . import metrics
 from .seat_stream import session_of, stream_key
@@ -138,11 +139,7 @@ class Hub:
         # A read brings at most half a client queue per session: a burst never fills the queue
         # of a client that keeps up; only one that does not read fills it.
         self._count = max(1, min(_READ_COUNT, settings.SSE_CLIENT_QUEUE_SIZE // 2))
-        self.redis = aioredis.Redis.from_url(
-            settings.REDIS_URL,
-            socket_timeout=_READ_BLOCK_MS / 1000 + 5,
-            socket_connect_timeout=2,
-        )
+        self.redis = async_redis_client(timeout=_READ_BLOCK_MS / 1000 + 5, connect_timeout=2)
 
     # --- listeners ---------------------------------------------------------------------------
     def subscribe(self, listener: Listener, after: StreamId) -> None:

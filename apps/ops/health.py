@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import redis
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -18,6 +17,7 @@ from django.views.decorators.http import require_GET
 from kombu import Connection
 
 from apps.core.problems import problem_json_response
+from apps.core.redis_connections import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +29,7 @@ def check_database() -> None:
 
 def check_redis() -> None:
     timeout = settings.HEALTH_CHECK_TIMEOUT_SECONDS
-    client = redis.Redis.from_url(
-        settings.REDIS_URL, socket_connect_timeout=timeout, socket_timeout=timeout
-    )
+    client = redis_client(timeout=timeout)
     try:
         client.ping()
     finally:

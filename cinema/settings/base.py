@@ -6,6 +6,7 @@ developer machine (PostgreSQL, Redis and RabbitMQ on 127.0.0.1), so `make run` w
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from django.utils.translation import gettext_lazy as _
@@ -107,10 +108,30 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: cache, throttles and the seat-lock fast path ---------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.25)
+# With Sentinels ("host:port,host:port,..."), every Redis client asks them for the master named
+# REDIS_SENTINEL_MASTER and follows a failover; REDIS_URL then gives only the database number and
+# password (apps.core.redis_connections; docs/scaling.md).
+REDIS_SENTINELS = [
+    (host, int(port))
+    for host, _, port in (item.rpartition(":") for item in env.list("REDIS_SENTINELS", default=[]))
+]
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="cinema")
+
+
+def _redis_cache_location() -> str:
+    if not REDIS_SENTINELS:
+        return REDIS_URL
+    # django-redis reads the master's name where a host would be.
+    parts = urlsplit(REDIS_URL)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{REDIS_SENTINEL_MASTER}" if userinfo else REDIS_SENTINEL_MASTER
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": _redis_cache_location(),
         "KEY_PREFIX": "cinema",
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
@@ -136,6 +157,17 @@ SSE_KEEPALIVE_SECONDS = env.float("SSE_KEEPALIVE_SECONDS", default=15.0)
 SSE_MAX_STREAMS_PER_IP = env.int("SSE_MAX_STREAMS_PER_IP", default=20)
 SSE_CLIENT_QUEUE_SIZE = env.int("SSE_CLIENT_QUEUE_SIZE", default=100)
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+if REDIS_SENTINELS:
+    # The master only (the default client's one server): a replica may lag, and the seat keys,
+    # throttles and cached maps must be read where they are written.
+    CACHES["default"]["OPTIONS"] |= {
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        "SENTINELS": REDIS_SENTINELS,
+        "SENTINEL_KWARGS": {
+            "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+        },
+    }
 # Sessions (and so allauth's session tokens) are written to PostgreSQL and read through the Redis
 # cache: every authenticated request skips two queries, and logins survive a Redis outage.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
