@@ -13,53 +13,34 @@ import redis
 from tests.concurrency import free_port
 
 
-class RedisServer:
-    """`redis-server` on a free port, without persistence: a stop loses every key, as a crashed
-    cache would; `start()` again brings up an empty server on the same port."""
+class _RedisProcess:
+    """A redis-server process of the test's on a free port."""
 
-    def __init__(self, port: int | None = None, *, replica_of: int | None = None) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
-        self.replica_of = replica_of  # the master's port, for a replica
         self.process: subprocess.Popen | None = None
-
-    def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
 
     def client(self) -> redis.Redis:
         return redis.Redis(
             host="127.0.0.1", port=self.port, socket_timeout=2, decode_responses=True
         )
 
-    def start(self, timeout: float = 10) -> RedisServer:
-        assert self.process is None or self.process.poll() is not None, "already running"
+    def _launch(self, arguments: list[str], timeout: float) -> None:
+        """Run redis-server with `arguments` and wait until it answers PING."""
+        assert not self.running, "already running"
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "no",
-                *(["--replicaof", "127.0.0.1", str(self.replica_of)] if self.replica_of else []),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            [binary, *arguments], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + timeout
         while True:
             try:
                 if self.client().ping():
-                    return self
+                    return
             except redis.RedisError:
                 pass
-            assert self.process.poll() is None, "redis-server exited at start-up"
-            assert time.monotonic() < deadline, "redis-server did not start in time"
+            assert self.process.poll() is None, f"redis-server {arguments} exited at start-up"
+            assert time.monotonic() < deadline, f"redis-server {arguments} did not start in time"
             time.sleep(0.02)
 
     def kill(self) -> None:
@@ -70,7 +51,7 @@ class RedisServer:
 
     def stop(self) -> None:
         """Terminate the server (SIGTERM; SIGKILL if it lingers) and wait until it is gone."""
-        if self.process is None or self.process.poll() is not None:
+        if not self.running:
             return
         self.process.terminate()
         try:
@@ -84,13 +65,34 @@ class RedisServer:
         return self.process is not None and self.process.poll() is None
 
 
-class RedisSentinel:
+class RedisServer(_RedisProcess):
+    """`redis-server` on a free port, without persistence: a stop loses every key, as a crashed
+    cache would; `start()` again brings up an empty server on the same port. With `replica_of`
+    (the master's port) it is that master's replica."""
+
+    def __init__(self, port: int | None = None, *, replica_of: int | None = None) -> None:
+        super().__init__(port)
+        self.replica_of = replica_of
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self, timeout: float = 10) -> RedisServer:
+        arguments = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        arguments += ["--appendonly", "no", "--protected-mode", "no"]
+        if self.replica_of:
+            arguments += ["--replicaof", "127.0.0.1", str(self.replica_of)]
+        self._launch(arguments, timeout)
+        return self
+
+
+class RedisSentinel(_RedisProcess):
     """A Sentinel (`redis-server --sentinel`) on a free port watching the master at
     127.0.0.1:`master_port` under `name`, with failover timings short enough for a test: the
     master is judged down after `down_after_ms` without answers."""
 
     def __init__(self, master_port: int, *, name: str, quorum: int, down_after_ms: int = 1000):
-        self.port = free_port()
+        super().__init__()
         self.name = name
         self._config = (
             f"port {self.port}\nbind 127.0.0.1\nprotected-mode no\n"
@@ -100,34 +102,14 @@ class RedisSentinel:
             f"sentinel parallel-syncs {name} 1\n"
         )
         self._dir: tempfile.TemporaryDirectory | None = None
-        self.process: subprocess.Popen | None = None
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(
-            host="127.0.0.1", port=self.port, socket_timeout=2, decode_responses=True
-        )
 
     def start(self, timeout: float = 10) -> RedisSentinel:
         # A Sentinel rewrites its configuration file as it learns: one of its own.
         self._dir = tempfile.TemporaryDirectory(prefix="cinema-sentinel-")
         config = Path(self._dir.name) / "sentinel.conf"
         config.write_text(self._config + f"dir {self._dir.name}\n")
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        self.process = subprocess.Popen(
-            [binary, str(config), "--sentinel"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if self.client().ping():
-                    return self
-            except redis.RedisError:
-                pass
-            assert self.process.poll() is None, "redis-server --sentinel exited at start-up"
-            assert time.monotonic() < deadline, "the Sentinel did not start in time"
-            time.sleep(0.02)
+        self._launch([str(config), "--sentinel"], timeout)
+        return self
 
     def master_port(self) -> int | None:
         address = self.client().sentinel_get_master_addr_by_name(self.name)
@@ -140,13 +122,7 @@ class RedisSentinel:
         return master["num-slaves"] >= replicas and master["num-other-sentinels"] >= sentinels
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        super().stop()
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
