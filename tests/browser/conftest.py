@@ -1,0 +1,70 @@
+"""A headless Chromium (Debian's `chromium` and `chromedriver`, which `.ci/run` installs) driven
+over WebDriver against a live server of the app, as a person uses the pages. Every test saves
+screenshots under BROWSER_SCREENSHOTS (default `test-artifacts/screenshots/`, which CI keeps)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(os.environ.get("BROWSER_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots"))
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+WAIT_SECONDS = 10
+
+
+@pytest.fixture(scope="session")
+def browser_session():
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.skip(
+            "Chromium is not installed: the Debian packages chromium and chromium-driver "
+            "(.ci/run installs them where apt-get can)"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # CI runs as root, where Chromium's sandbox cannot start
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+        "--lang=pt-BR",
+    ):
+        options.add_argument(argument)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "pt-BR,pt"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(0)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def browser(browser_session) -> Iterator:
+    """The shared browser, with no cookies left from the previous test."""
+    browser_session.delete_all_cookies()
+    yield browser_session
+    browser_session.delete_all_cookies()
+
+
+@pytest.fixture
+def screenshot(request):
+    """`screenshot(driver, "step")` saves <test name>-<nn>-<step>.png and returns its path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    taken = []
+
+    def take(driver, step: str) -> Path:
+        taken.append(step)
+        path = SCREENSHOTS / f"{request.node.name}-{len(taken):02d}-{step}.png"
+        driver.save_screenshot(str(path))
+        return path
+
+    return take
