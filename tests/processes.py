@@ -52,6 +52,19 @@ def login_over_http(base: str, email: str) -> str:
     return response.json()["meta"]["session_token"]
 
 
+def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    """`manage.py <args>` in a child process with this environment, its output captured."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def _stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:

@@ -5,6 +5,7 @@ from rest_framework.response import Response
 
 from apps.api.openapi import PAGE_NOT_FOUND, problems
 from apps.api.permissions import ModelPermissionsOrReadOnly
+from apps.api.replica import CatalogueReplicaReadsMixin
 
 from . import selectors, services
 from .models import Movie
@@ -34,7 +35,12 @@ from .serializers import MovieInputSerializer, MovieOutputSerializer
         responses={204: None, **problems(401, 403, 404, 409)},
     ),
 )
-class MovieViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class MovieViewSet(
+    CatalogueReplicaReadsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     serializer_class = MovieOutputSerializer
     permission_classes = [ModelPermissionsOrReadOnly]
     permission_model = Movie

@@ -5,6 +5,7 @@ from rest_framework.response import Response
 
 from apps.api.openapi import BAD_FILTER, PAGE_NOT_FOUND, problems
 from apps.api.permissions import ModelPermissionsOrReadOnly
+from apps.api.replica import CatalogueReplicaReadsMixin
 
 from . import selectors, services
 from .models import Cinema, Room
@@ -37,7 +38,12 @@ from .serializers import (
         responses={200: CinemaSerializer, **problems(400, 401, 403, 404)},
     ),
 )
-class CinemaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CinemaViewSet(
+    CatalogueReplicaReadsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     serializer_class = CinemaSerializer
     permission_classes = [ModelPermissionsOrReadOnly]
     permission_model = Cinema
@@ -83,7 +89,12 @@ class CinemaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         responses={200: RoomDetailSerializer, **problems(400, 401, 403, 404)},
     ),
 )
-class RoomViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class RoomViewSet(
+    CatalogueReplicaReadsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     permission_classes = [ModelPermissionsOrReadOnly]
     permission_model = Room  # its seats are made and kept with it
     http_method_names = ["get", "post", "patch", "head", "options"]

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from apps.api.openapi import BAD_FILTER, PAGE_NOT_FOUND, problems
 from apps.api.permissions import ModelPermissionsOrReadOnly
+from apps.api.replica import CatalogueReplicaReadsMixin
 
 from . import selectors, services
 from .filters import SessionFilter
@@ -43,7 +44,12 @@ from .serializers import SessionInputSerializer, SessionOutputSerializer
         },
     ),
 )
-class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SessionViewSet(
+    CatalogueReplicaReadsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     serializer_class = SessionOutputSerializer
     filterset_class = SessionFilter
     permission_classes = [ModelPermissionsOrReadOnly]

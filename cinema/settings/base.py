@@ -104,6 +104,25 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# A streaming read replica of the primary (optional). Public catalogue reads go there, never a
+# read that must be live or that decides a write (apps.core.db_router); without it, nothing changes.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+# After the replica failed a read, this process reads from the primary this long, then tries again.
+DATABASE_REPLICA_RETRY_SECONDS = env.float("DATABASE_REPLICA_RETRY_SECONDS", default=5.0)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    # A dead replica host must cost a request seconds, not the kernel's minutes of SYN retries:
+    # the read then falls back to the primary. (libpq takes 2 s at the least; a `connect_timeout`
+    # in the URL wins.)
+    DATABASES["replica"]["OPTIONS"] = {
+        "connect_timeout": env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=2),
+        **DATABASES["replica"].get("OPTIONS", {}),
+    }
+    # Tests read the replica's rows from the test database itself.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["apps.core.db_router.ReplicaRouter"]
 
 # --- Redis: cache, throttles and the seat-lock fast path ---------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")

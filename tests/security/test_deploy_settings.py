@@ -9,13 +9,13 @@ import importlib
 import os
 import re
 import secrets
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.processes import manage
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = "cinema.settings.production"
@@ -34,18 +34,6 @@ def production_env(**overrides: str) -> dict[str, str]:
     )
     env.update(overrides)
     return env
-
-
-def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize("module", [PRODUCTION, DEMO])
