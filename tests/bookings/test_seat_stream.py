@@ -4,17 +4,12 @@ loses nothing, slow clients are dropped alone, and streams end with their sessio
 
 from __future__ import annotations
 
-import contextlib
-import json
 import queue
 import socket
-import threading
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 import requests
 from django.utils import timezone
@@ -26,85 +21,9 @@ from tests.factories import UserFactory, hold, make_overdue, make_session
 from tests.helpers import seat_ids as first_seat_ids
 from tests.metrics import scrape
 from tests.processes import login_over_http, stream_server, web_server
+from tests.sse import DELIVERY_BOUND, Listener, changes, event_id, stream_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-# A committed change reaches a connected listener within this (measured: tens of milliseconds).
-DELIVERY_BOUND = 2.0
-
-
-@dataclass
-class SSE:
-    event: str  # "comment" for a comment line
-    data: str
-    id: str | None = None
-
-    def json(self):
-        return json.loads(self.data)
-
-
-class Listener:
-    """An EventSource-like client on its own thread: every event it reads goes on a queue."""
-
-    def __init__(self, url: str, *, last_event_id: str | None = None) -> None:
-        self.events: queue.Queue[SSE | None] = queue.Queue()
-        self.status: int | None = None
-        self.headers: dict[str, str] = {}
-        self.body = b""
-        self._ready = threading.Event()
-        self._socket: socket.socket | None = None
-        self._client = httpx.Client(timeout=httpx.Timeout(5, read=60))
-        headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
-        self._thread = threading.Thread(target=self._run, args=(url, headers), daemon=True)
-        self._thread.start()
-        assert self._ready.wait(10), "no answer from the stream server"
-
-    def _run(self, url: str, headers: dict[str, str]) -> None:
-        try:
-            with self._client.stream("GET", url, headers=headers) as response:
-                self._socket = response.extensions["network_stream"].get_extra_info("socket")
-                self.status = response.status_code
-                self.headers = dict(response.headers)
-                self._ready.set()
-                if response.status_code != 200:
-                    self.body = response.read()
-                    return
-                fields: dict[str, str] = {}
-                for line in response.iter_lines():
-                    if line.startswith(":"):
-                        self.events.put(SSE("comment", line[1:].strip()))
-                    elif line:
-                        name, _, value = line.partition(":")
-                        fields[name] = value.removeprefix(" ")
-                    elif fields:
-                        self.events.put(
-                            SSE(
-                                fields.get("event", "message"),
-                                fields.get("data", ""),
-                                fields.get("id"),
-                            )
-                        )
-                        fields = {}
-        except httpx.HTTPError:
-            pass
-        finally:
-            self._ready.set()
-            self.events.put(None)  # the end of the stream
-
-    def next(self, timeout: float = DELIVERY_BOUND, *, comments: bool = False) -> SSE | None:
-        deadline = time.monotonic() + timeout
-        while True:
-            event = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
-            if event is None or comments or event.event != "comment":
-                return event
-
-    def close(self) -> None:
-        """Hang up, as a browser tab closing does (the server sees the connection end)."""
-        if self._socket is not None:
-            with contextlib.suppress(OSError):
-                self._socket.shutdown(socket.SHUT_RDWR)
-        self._thread.join(5)
-        self._client.close()
 
 
 class _At:
@@ -115,20 +34,6 @@ class _At:
 
     def get(self, path: str) -> requests.Response:
         return requests.get(self.base + path, timeout=10)
-
-
-def _stream(base: str, session_id: int) -> str:
-    return f"{base}/api/v1/sessions/{session_id}/seats/stream"
-
-
-def _changes(event: SSE) -> dict[int, str]:
-    assert event.event == "seats", event
-    return {seat["id"]: seat["status"] for seat in event.json()["seats"]}
-
-
-def _id(event: SSE) -> tuple[int, int]:
-    ms, _, seq = event.id.partition("-")
-    return int(ms), int(seq)
 
 
 def test_every_committed_change_reaches_a_listener_with_increasing_ids():
@@ -142,7 +47,7 @@ def test_every_committed_change_reaches_a_listener_with_increasing_ids():
         staff_token = login_over_http(web, staff.email)
         api = requests.Session()
         api.headers["X-Session-Token"] = token
-        listener = Listener(_stream(streams, session.id))
+        listener = Listener(stream_url(streams, session.id))
         try:
             assert listener.status == 200
             assert listener.headers["content-type"].startswith("text/event-stream")
@@ -153,13 +58,13 @@ def test_every_committed_change_reaches_a_listener_with_increasing_ids():
                 snapshot.json()
                 == requests.get(f"{web}/api/v1/sessions/{session.id}/seats", timeout=10).json()
             )
-            ids = [_id(snapshot)]
+            ids = [event_id(snapshot)]
 
-            def expect(changes: dict[int, str]) -> None:
+            def expect(wanted: dict[int, str]) -> None:
                 event = listener.next()
                 assert event is not None, "the stream ended"
-                assert _changes(event) == changes
-                ids.append(_id(event))
+                assert changes(event) == wanted
+                ids.append(event_id(event))
 
             # A hold through a WSGI instance: held, within the bound.
             started = time.monotonic()
@@ -214,7 +119,7 @@ def test_a_burst_of_changes_reaches_every_listener_whole_and_in_order():
     burst = 200
 
     with stream_server(free_port()) as streams:
-        listeners = [Listener(_stream(streams, session.id)) for _ in range(3)]
+        listeners = [Listener(stream_url(streams, session.id)) for _ in range(3)]
         try:
             for listener in listeners:
                 assert listener.next().event == "snapshot"
@@ -222,10 +127,10 @@ def test_a_burst_of_changes_reaches_every_listener_whole_and_in_order():
                 seat_stream.publish(session.id, [marker], "held")
             for listener in listeners:
                 events = [listener.next() for _ in range(burst)]
-                assert [list(_changes(event)) for event in events] == [
+                assert [list(changes(event)) for event in events] == [
                     [marker] for marker in range(1, burst + 1)
                 ]
-                ids = [_id(event) for event in events]
+                ids = [event_id(event) for event in events]
                 assert ids == sorted(set(ids))
             seen = scrape(_At(streams))
             assert seen[("cinema_seat_stream_events_total", (("event", "seats"),))] == 3 * burst
@@ -239,7 +144,7 @@ def test_resuming_with_last_event_id_loses_nothing_and_a_too_old_id_gets_a_snaps
     session = make_session()
     buyer = UserFactory()
     with stream_server(free_port()) as streams:
-        first = Listener(_stream(streams, session.id))
+        first = Listener(stream_url(streams, session.id))
         snapshot = first.next()
         held = hold(buyer, session, seat_ids=first_seat_ids(session, 2))
         seen = first.next()
@@ -250,23 +155,23 @@ def test_resuming_with_last_event_id_loses_nothing_and_a_too_old_id_gets_a_snaps
         make_overdue(again)
         services.expire_overdue_reservations()
 
-        resumed = Listener(_stream(streams, session.id), last_event_id=seen.id)
+        resumed = Listener(stream_url(streams, session.id), last_event_id=seen.id)
         try:
             got = [resumed.next() for _ in range(3)]
             assert [e.event for e in got] == ["seats", "seats", "seats"]
-            assert [set(_changes(e).values()) for e in got] == [
+            assert [set(changes(e).values()) for e in got] == [
                 {"available"},
                 {"held"},
                 {"available"},
             ]
-            assert _id(got[0]) > _id(seen)
+            assert event_id(got[0]) > event_id(seen)
             with pytest.raises(queue.Empty):  # and nothing twice
                 resumed.next(0.5)
         finally:
             resumed.close()
 
         # From the snapshot's id: the four changes since, nothing lost.
-        replay = Listener(_stream(streams, session.id), last_event_id=snapshot.id)
+        replay = Listener(stream_url(streams, session.id), last_event_id=snapshot.id)
         try:
             assert [replay.next().event for _ in range(4)] == ["seats"] * 4
         finally:
@@ -276,13 +181,13 @@ def test_resuming_with_last_event_id_loses_nothing_and_a_too_old_id_gets_a_snaps
         settings.SEAT_STREAM_MAXLEN = 5
         for _ in range(300):
             seat_stream.publish(session.id, [first_seat_ids(session, 1)[0]], "available")
-        old = Listener(_stream(streams, session.id), last_event_id=snapshot.id)
+        old = Listener(stream_url(streams, session.id), last_event_id=snapshot.id)
         try:
             assert old.next().event == "snapshot"
         finally:
             old.close()
         # A malformed id is treated as none.
-        bad = Listener(_stream(streams, session.id), last_event_id="yesterday")
+        bad = Listener(stream_url(streams, session.id), last_event_id="yesterday")
         try:
             assert bad.next().event == "snapshot"
         finally:
@@ -306,7 +211,7 @@ def test_a_client_that_stops_reading_is_dropped_without_slowing_the_others():
     many = list(range(1, 1001))
     with stream_server(port, SSE_CLIENT_QUEUE_SIZE="20"):
         base = f"http://127.0.0.1:{port}"
-        good = Listener(_stream(base, session.id))
+        good = Listener(stream_url(base, session.id))
         slow = _raw_stream(port, f"/api/v1/sessions/{session.id}/seats/stream")
         try:
             assert good.next().event == "snapshot"
@@ -345,7 +250,7 @@ def test_a_client_that_stops_reading_is_dropped_without_slowing_the_others():
 def test_open_streams_per_client_ip_are_limited():
     session = make_session()
     with stream_server(free_port(), SSE_MAX_STREAMS_PER_IP="2") as streams:
-        url = _stream(streams, session.id)
+        url = stream_url(streams, session.id)
         open_ = [Listener(url), Listener(url)]
         try:
             for listener in open_:
@@ -370,10 +275,10 @@ def test_open_streams_per_client_ip_are_limited():
                 listener.close()
 
 
-def test_a_keep_alive_comment_comes_while_nothing_changes():
+def test_a_keep_alive_comment_comes_while_nothingchanges():
     session = make_session()
     with stream_server(free_port(), SSE_KEEPALIVE_SECONDS="0.3") as streams:
-        listener = Listener(_stream(streams, session.id))
+        listener = Listener(stream_url(streams, session.id))
         try:
             assert listener.next().event == "snapshot"
             comment = listener.next(2, comments=True)
@@ -386,8 +291,8 @@ def test_the_stream_ends_when_the_session_is_cancelled_or_starts():
     session = make_session()
     soon = make_session(starts_at=timezone.now() + timedelta(seconds=3))
     with stream_server(free_port()) as streams:
-        cancelled = Listener(_stream(streams, session.id))
-        starting = Listener(_stream(streams, soon.id))
+        cancelled = Listener(stream_url(streams, session.id))
+        starting = Listener(stream_url(streams, soon.id))
         try:
             assert cancelled.next().event == "snapshot"
             assert starting.next().event == "snapshot"
@@ -399,8 +304,8 @@ def test_the_stream_ends_when_the_session_is_cancelled_or_starts():
             assert (end.event, end.json()) == ("end", {"reason": "session_started"})
             assert starting.next() is None
             # Reconnecting: 204, which tells an EventSource to stop retrying.
-            assert requests.get(_stream(streams, session.id), timeout=5).status_code == 204
-            assert requests.get(_stream(streams, soon.id), timeout=5).status_code == 204
+            assert requests.get(stream_url(streams, session.id), timeout=5).status_code == 204
+            assert requests.get(stream_url(streams, soon.id), timeout=5).status_code == 204
         finally:
             cancelled.close()
             starting.close()
@@ -408,7 +313,7 @@ def test_the_stream_ends_when_the_session_is_cancelled_or_starts():
 
 def test_an_unknown_session_is_a_problem_404():
     with stream_server(free_port()) as streams:
-        response = requests.get(_stream(streams, 999999), timeout=5)
+        response = requests.get(stream_url(streams, 999999), timeout=5)
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "not_found"
@@ -417,7 +322,7 @@ def test_an_unknown_session_is_a_problem_404():
 def test_without_redis_a_stream_says_dropped_at_once_so_the_client_retries():
     session = make_session()
     with stream_server(free_port(), REDIS_URL="redis://127.0.0.1:6399/0") as streams:
-        listener = Listener(_stream(streams, session.id), last_event_id="1-0")
+        listener = Listener(stream_url(streams, session.id), last_event_id="1-0")
         try:
             event = listener.next(5)
             assert event.event == "dropped"
@@ -435,13 +340,13 @@ def _threads(pid: int) -> int:
 def test_open_streams_hold_no_thread_each():
     session = make_session()
     with stream_server(free_port(), SSE_MAX_STREAMS_PER_IP="100") as streams:
-        first = Listener(_stream(streams, session.id))
+        first = Listener(stream_url(streams, session.id))
         listeners = [first]
         try:
             assert first.next().event == "snapshot"
             before = _threads(streams.process.pid)
             for _ in range(40):
-                listeners.append(Listener(_stream(streams, session.id)))
+                listeners.append(Listener(stream_url(streams, session.id)))
                 assert listeners[-1].next().event == "snapshot"
             # 40 more open streams, and at most a few more threads (the loop's shared pool).
             assert _threads(streams.process.pid) < before + 10
@@ -457,7 +362,7 @@ def test_streams_opening_together_share_a_snapshot_yet_a_later_change_is_never_m
     buyer = UserFactory()
     seat = first_seat_ids(session, 1)[0]
     with stream_server(free_port()) as streams:
-        crowd = [Listener(_stream(streams, session.id)) for _ in range(10)]
+        crowd = [Listener(stream_url(streams, session.id)) for _ in range(10)]
         try:
             maps = [listener.next() for listener in crowd]
             assert {event.event for event in maps} == {"snapshot"}
@@ -466,14 +371,14 @@ def test_streams_opening_together_share_a_snapshot_yet_a_later_change_is_never_m
             assert built < len(crowd)  # shared (a build per stream would be 10)
 
             hold(buyer, session, seat_ids=[seat])  # moves the stream's newest id on
-            late = Listener(_stream(streams, session.id))  # within the sharing window
+            late = Listener(stream_url(streams, session.id))  # within the sharing window
             try:
                 snapshot = late.next()
                 assert snapshot.event == "snapshot"
                 status = {s["id"]: s["status"] for s in snapshot.json()}[seat]
                 if status != "held":  # then the change must follow as an event
-                    assert _changes(late.next()) == {seat: "held"}
-                assert _id(snapshot) > _id(maps[0])
+                    assert changes(late.next()) == {seat: "held"}
+                assert event_id(snapshot) > event_id(maps[0])
             finally:
                 late.close()
         finally:
