@@ -1,13 +1,15 @@
-"""Fault: the Redis master dies in the middle of a rush served by two web instances that find it
-through three Sentinels. A replica is promoted; the rush keeps getting only 201s and 409s; no
-seat is held twice, even when the promoted replica lacks the newest seat keys; a hold made
-before the failover still ends at its deadline; and the instances use the new master again
-within a bound this test measures (docs/scaling.md gives the figures)."""
+"""Fault: the Redis master dies in the middle of a rush served by two web instances (and under
+the live seat map's stream server) that find it through three Sentinels. A replica is promoted;
+the rush keeps getting only 201s and 409s; no seat is held twice, even when the promoted replica
+lacks the newest seat keys; a hold made before the failover still ends at its deadline; the
+instances use the new master again within a bound this test measures (docs/scaling.md gives the
+figures); and seat map listeners resume on the new master."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import queue
 import random
 import threading
 import time
@@ -23,7 +25,8 @@ from tests.concurrency import free_port, run_together
 from tests.factories import UserFactory, make_session
 from tests.faults.redis_server import RedisSentinel, RedisServer
 from tests.helpers import seat_ids
-from tests.processes import login_over_http, web_server
+from tests.processes import login_over_http, stream_server, web_server
+from tests.sse import Listener, changes, event_id, stream_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -228,3 +231,64 @@ def test_master_killed_mid_rush_fails_over_with_no_seat_held_twice():
             assert ended <= later.created_at, (seat, earlier.id, later.id)
     won = {c.body["id"] for c in calls if c.status == 201}
     assert won <= {str(r.id) for holds in per_seat.values() for r in holds}
+
+
+def test_the_live_seat_map_resumes_on_the_new_master():
+    """A stream server behind the same Sentinels: its listeners are told the feed is gone when
+    the master dies, reconnect as an EventSource does, and get the changes made after the
+    failover."""
+    session = make_session()
+    before, after = seat_ids(session, 2)
+    buyer = UserFactory()
+    with sentinel_setup() as (master, replica, sentinels):
+        env = {
+            "REDIS_URL": master.url(0),
+            "REDIS_SENTINELS": ",".join(f"127.0.0.1:{s.port}" for s in sentinels),
+            "REDIS_SENTINEL_MASTER": MASTER_NAME,
+        }
+        with web_server(free_port(), **env) as web, stream_server(free_port(), **env) as streams:
+            api = requests.Session()
+            api.headers["X-Session-Token"] = login_over_http(web, buyer.email)
+
+            def reserve(seat: int) -> None:
+                response = api.post(
+                    f"{web}/api/v1/reservations", json={"session": session.id, "seats": [seat]}
+                )
+                assert response.status_code == 201, response.text
+
+            listener = Listener(stream_url(streams, session.id))
+            try:
+                assert listener.next().event == "snapshot"
+                reserve(before)
+                seen = listener.next()
+                assert changes(seen) == {before: "held"}
+                master.kill()
+                dropped = listener.next(FAILOVER_BOUND)
+                assert dropped.event == "dropped"
+                assert dropped.json()["reason"] == "unavailable"
+            finally:
+                listener.close()
+
+            # Reconnect with the last id, as an EventSource does, until the feed is back: a
+            # stream that is not dropped at once has read the new master (nothing came since
+            # `seen`, so it waits quietly).
+            deadline = time.monotonic() + FAILOVER_BOUND
+            while True:
+                resumed = Listener(stream_url(streams, session.id), last_event_id=seen.id)
+                try:
+                    first = resumed.next(0.5)
+                except queue.Empty:
+                    break
+                resumed.close()
+                assert first is None or first.event == "dropped", first
+                assert time.monotonic() < deadline, "the stream did not come back"
+                time.sleep(0.2)
+            try:
+                assert sentinels[0].master_port() == replica.port
+                reserve(after)
+                event = resumed.next(FAILOVER_BOUND)
+                assert event.event == "seats", event
+                assert changes(event) == {after: "held"}
+                assert event_id(event) > event_id(seen)
+            finally:
+                resumed.close()
