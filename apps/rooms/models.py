@@ -1,10 +1,36 @@
+from datetime import datetime
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
+
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+
+@cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    """The IANA zones this system knows. A callable, so that migrations name it rather than
+    copy hundreds of zones (which would drift with each tzdata release)."""
+    return [(name, name) for name in sorted(available_timezones())]
+
+
+def default_time_zone() -> str:
+    # Called, not copied into the migration: a deployment's TIME_ZONE is its own.
+    return settings.TIME_ZONE
 
 
 class Cinema(models.Model):
     name = models.CharField(_("name"), max_length=120)
     city = models.CharField(_("city"), max_length=120)
+    # Stored times stay UTC; this is only how they are shown to, and read from, people.
+    timezone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        choices=time_zone_choices,
+        default=default_time_zone,
+        help_text=_("Session times are shown and entered in this zone."),
+    )
 
     class Meta:
         verbose_name = _("cinema")
@@ -20,6 +46,14 @@ class Cinema(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.city})"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def local(self, value: datetime) -> datetime:
+        """An instant as the cinema's clocks show it."""
+        return timezone.localtime(value, self.zone)
 
 
 class Room(models.Model):

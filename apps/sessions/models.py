@@ -1,3 +1,4 @@
+from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.postgres.constraints import ExclusionConstraint
@@ -64,7 +65,17 @@ class Session(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.movie} · {self.room} · {self.starts_at:%Y-%m-%d %H:%M}"
+        # Page titles, breadcrumbs, filters and messages name a session by this: in the cinema's
+        # time, the one on its tickets and posters.
+        return f"{self.movie} · {self.room} · {self.local_starts_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def local_starts_at(self) -> datetime:
+        return self.room.cinema.local(self.starts_at)
+
+    @property
+    def local_ends_at(self) -> datetime:
+        return self.room.cinema.local(self.ends_at)
 
     @property
     def prices(self) -> dict[str, Decimal]:
