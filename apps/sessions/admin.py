@@ -1,5 +1,7 @@
 from django import forms
 from django.contrib import admin
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import Movie
 from apps.core.admin import ReadOnlyTabularInline
@@ -10,11 +12,24 @@ from . import services
 from .models import Session
 
 
-class SessionInline(ReadOnlyTabularInline):
+class LocalTimes:
+    """A session's start and end as its cinema's clocks show them. Formatted here, because the
+    admin would turn an aware value back into its own zone (settings.TIME_ZONE)."""
+
+    @admin.display(description=_("starts at"), ordering="starts_at")
+    def local_start(self, session: Session) -> str:
+        return formats.localize(session.local_starts_at) if session.pk else "-"
+
+    @admin.display(description=_("ends at"), ordering="ends_at")
+    def local_end(self, session: Session) -> str:
+        return formats.localize(session.local_ends_at) if session.pk else "-"
+
+
+class SessionInline(LocalTimes, ReadOnlyTabularInline):
     """A room's or a movie's sessions, read-only: sessions are scheduled on their own page."""
 
     model = Session
-    fields = ["movie", "room", "starts_at", "price", "status"]
+    fields = ["movie", "room", "local_start", "price", "status"]
     ordering = ["-starts_at"]
     show_change_link = True
 
@@ -26,11 +41,26 @@ class SessionAdminForm(forms.ModelForm):
     class Meta:
         model = Session
         fields = ["movie", "room", "starts_at", "price"]
+        help_texts = {"starts_at": _("In the time zone of the room's cinema.")}
+
+    # A session starts at a wall-clock time of its cinema. The admin reads and shows times in
+    # the zone it activates (settings.TIME_ZONE), and the add form learns the cinema only from
+    # the room chosen in it, so activating the cinema's zone for the page cannot work there.
+    # Instead the field holds the cinema's wall-clock time, and clean() places it in the zone of
+    # the chosen room's cinema: one rule for adding, editing and moving to another cinema.
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            local = self.instance.local_starts_at
+            self.initial["starts_at"] = timezone.make_naive(local, local.tzinfo)
 
     def clean(self) -> dict:
         data = super().clean()
         if self.errors:
             return data
+        typed = timezone.make_naive(data["starts_at"])
+        data["starts_at"] = timezone.make_aware(typed, data["room"].cinema.zone)
         try:
             services.session_validate(
                 movie=data["movie"], room=data["room"], starts_at=data["starts_at"]
@@ -41,16 +71,23 @@ class SessionAdminForm(forms.ModelForm):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(LocalTimes, admin.ModelAdmin):
     form = SessionAdminForm
-    list_display = ["movie", "room", "starts_at", "ends_at", "price", "status"]
+    list_display = ["movie", "room", "local_start", "local_end", "price", "status"]
     list_filter = ["status", "starts_at", "room__cinema", "room", "movie"]
     search_fields = ["movie__title_pt_br", "movie__title_en", "room__name", "room__cinema__name"]
     list_select_related = ["movie", "room__cinema"]
     date_hierarchy = "starts_at"
     autocomplete_fields = ["movie"]
-    readonly_fields = ["ends_at", "status", "created_at"]
+    readonly_fields = ["local_end", "status", "created_at"]
     # Cancelling refunds the sales: the payments app serves this page with that action.
+
+    def get_fields(self, request, obj=None) -> list[str]:
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            # Shown, not edited: the admin would show the stored start in its own zone.
+            fields[fields.index("starts_at")] = "local_start"
+        return fields
 
     def has_change_permission(self, request, obj=None) -> bool:
         # Seats are copied from the room at creation: an edited session would drift from them.
