@@ -7,6 +7,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.constraints import ConstraintErrorsAtFields
+
 
 @cache
 def time_zone_choices() -> list[tuple[str, str]]:
@@ -20,7 +22,7 @@ def default_time_zone() -> str:
     return settings.TIME_ZONE
 
 
-class Cinema(models.Model):
+class Cinema(ConstraintErrorsAtFields, models.Model):
     name = models.CharField(_("name"), max_length=120)
     city = models.CharField(_("city"), max_length=120)
     # Stored times stay UTC; this is only how they are shown to, and read from, people.
@@ -32,6 +34,10 @@ class Cinema(models.Model):
         help_text=_("Session times are shown and entered in this zone."),
     )
 
+    constraint_fields = {
+        "rooms_cinema_name_city_unique": "name",
+    }
+
     class Meta:
         verbose_name = _("cinema")
         verbose_name_plural = _("cinemas")
@@ -40,6 +46,7 @@ class Cinema(models.Model):
             models.UniqueConstraint(
                 fields=["name", "city"],
                 name="rooms_cinema_name_city_unique",
+                violation_error_code="cinema_exists",
                 violation_error_message=_("A cinema with this name already exists in this city."),
             ),
         ]
@@ -56,9 +63,13 @@ class Cinema(models.Model):
         return timezone.localtime(value, self.zone)
 
 
-class Room(models.Model):
+class Room(ConstraintErrorsAtFields, models.Model):
     cinema = models.ForeignKey(Cinema, on_delete=models.PROTECT, related_name="rooms")
     name = models.CharField(_("name"), max_length=120)
+
+    constraint_fields = {
+        "rooms_room_cinema_name_unique": "name",
+    }
 
     class Meta:
         verbose_name = _("room")
@@ -68,6 +79,7 @@ class Room(models.Model):
             models.UniqueConstraint(
                 fields=["cinema", "name"],
                 name="rooms_room_cinema_name_unique",
+                violation_error_code="room_exists",
                 violation_error_message=_("This cinema already has a room with this name."),
             ),
         ]
@@ -84,7 +96,7 @@ class SeatCategory(models.TextChoices):
     BLOCKED = "blocked", _("blocked")
 
 
-class Seat(models.Model):
+class Seat(ConstraintErrorsAtFields, models.Model):
     """A physical seat of a room's layout, e.g. row "C", number 7, label "C7"."""
 
     Category = SeatCategory
@@ -97,6 +109,13 @@ class Seat(models.Model):
         _("category"), max_length=10, choices=SeatCategory.choices, default=SeatCategory.STANDARD
     )
 
+    constraint_fields = {
+        "rooms_seat_room_label_unique": "label",
+        "rooms_seat_position_unique": "number",
+        "rooms_seat_number_positive": "number",
+        "rooms_seat_category_valid": "category",
+    }
+
     class Meta:
         verbose_name = _("seat")
         verbose_name_plural = _("seats")
@@ -105,17 +124,28 @@ class Seat(models.Model):
             models.UniqueConstraint(
                 fields=["room", "label"],
                 name="rooms_seat_room_label_unique",
+                violation_error_code="seat_label_taken",
                 violation_error_message=_("Seat labels must be unique within a room."),
             ),
             models.UniqueConstraint(
-                fields=["room", "row", "number"], name="rooms_seat_position_unique"
+                fields=["room", "row", "number"],
+                name="rooms_seat_position_unique",
+                violation_error_code="seat_position_taken",
+                violation_error_message=_(
+                    "This room already has a seat with this number in this row."
+                ),
             ),
             models.CheckConstraint(
-                condition=models.Q(number__gt=0), name="rooms_seat_number_positive"
+                condition=models.Q(number__gt=0),
+                name="rooms_seat_number_positive",
+                violation_error_code="seat_number_not_positive",
+                violation_error_message=_("Seat numbers start at 1."),
             ),
             models.CheckConstraint(
                 condition=models.Q(category__in=SeatCategory.values),
                 name="rooms_seat_category_valid",
+                violation_error_code="seat_category_invalid",
+                violation_error_message=_("Choose a valid seat category."),
             ),
         ]
 
