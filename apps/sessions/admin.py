@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import Movie
 from apps.core.admin import ReadOnlyTabularInline
-from apps.core.errors import ApplicationError
+from apps.core.errors import InvalidInput
 from apps.rooms.models import Room
 
 from . import services
@@ -65,8 +65,10 @@ class SessionAdminForm(forms.ModelForm):
             services.session_validate(
                 movie=data["movie"], room=data["room"], starts_at=data["starts_at"]
             )
-        except ApplicationError as error:
-            raise forms.ValidationError(str(error.detail), code=error.code) from error
+        except InvalidInput as error:
+            # At the field the rule is about, as the API's problem details name it.
+            field = error.field if error.field in self.fields else None
+            self.add_error(field, forms.ValidationError(str(error.detail), code=error.code))
         return data
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from django.urls import reverse
 
 from apps.bookings.models import Reservation
 from apps.payments import emails
@@ -17,16 +16,13 @@ from apps.rooms.models import Room
 from apps.sessions.models import Session
 from apps.stats.models import SessionStats
 from tests.factories import CinemaFactory, UserFactory, make_room, make_sale, make_session
+from tests.helpers import admin_url as url
 
 pytestmark = pytest.mark.django_db
 
 # 22:30 UTC on a July day: 19:30 in São Paulo (UTC-3), 23:30 in Lisbon (summer time, UTC+1).
 STARTS_AT = datetime(2030, 7, 15, 22, 30, tzinfo=UTC)
 UTC_NAME = "2030-07-15 22:30"
-
-
-def url(model, page: str, *args) -> str:
-    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{page}", args=args)
 
 
 @pytest.fixture(autouse=True)
@@ -46,12 +42,6 @@ def lisbon():
     return make_session(room=room, starts_at=STARTS_AT)
 
 
-@pytest.fixture
-def admin_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
-
-
 def page(client, address: str) -> str:
     response = client.get(address)
     assert response.status_code == 200
@@ -64,13 +54,13 @@ def test_a_sessions_name_shows_its_cinemas_local_time(sao_paulo, lisbon):
     assert Session.objects.filter(starts_at=STARTS_AT).count() == 2  # stored in UTC
 
 
-def test_admin_pages_and_lists_show_local_times(admin_client, sao_paulo, lisbon):
+def test_admin_pages_and_lists_show_local_times(superuser_client, sao_paulo, lisbon):
     buyer = UserFactory()
     for session in (sao_paulo, lisbon):
         make_sale(user=buyer, session=session)
         SessionStats.objects.create(session=session, seats_sold=1)
 
-    change = page(admin_client, url(Session, "change", sao_paulo.pk))
+    change = page(superuser_client, url(Session, "change", sao_paulo.pk))
     assert "<title>" in change
     title = change.split("<title>")[1].split("</title>")[0]
     assert "2030-07-15 19:30" in title
@@ -85,24 +75,24 @@ def test_admin_pages_and_lists_show_local_times(admin_client, sao_paulo, lisbon)
         "room page": url(Room, "change", sao_paulo.room_id),
     }
     for where, address in listed.items():
-        content = page(admin_client, address)
+        content = page(superuser_client, address)
         assert "19:30" in content, where
         assert UTC_NAME not in content, where
         assert "às 22:30" not in content, where
         if where != "room page":
             assert "23:30" in content, where  # the other cinema, in its own zone
 
-    sessions = page(admin_client, url(Session, "changelist"))
+    sessions = page(superuser_client, url(Session, "changelist"))
     assert "15 de Julho de 2030 às 19:30" in sessions
     assert "15 de Julho de 2030 às 23:30" in sessions
-    sales = page(admin_client, url(Sale, "changelist"))
+    sales = page(superuser_client, url(Sale, "changelist"))
     assert f"?session__id__exact={sao_paulo.pk}" in sales  # the filter names it as above
 
 
-def test_the_add_form_takes_the_rooms_cinemas_local_time(admin_client, lisbon):
+def test_the_add_form_takes_the_rooms_cinemas_local_time(superuser_client, lisbon):
     room = make_room(cinema=lisbon.room.cinema)
 
-    response = admin_client.post(
+    response = superuser_client.post(
         url(Session, "add"),
         {
             "movie": lisbon.movie_id,
