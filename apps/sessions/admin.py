@@ -1,11 +1,12 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import Movie
 from apps.core.admin import ReadOnlyTabularInline
-from apps.core.errors import InvalidInput
+from apps.core.errors import ApplicationError, InvalidInput
 from apps.rooms.models import Room
 
 from . import services
@@ -63,7 +64,10 @@ class SessionAdminForm(forms.ModelForm):
         data["starts_at"] = timezone.make_aware(typed, data["room"].cinema.zone)
         try:
             services.session_validate(
-                movie=data["movie"], room=data["room"], starts_at=data["starts_at"]
+                movie=data["movie"],
+                room=data["room"],
+                starts_at=data["starts_at"],
+                excluding=self.instance if self.instance.pk else None,
             )
         except InvalidInput as error:
             # At the field the rule is about, as the API's problem details name it.
@@ -92,8 +96,22 @@ class SessionAdmin(LocalTimes, admin.ModelAdmin):
         return fields
 
     def has_change_permission(self, request, obj=None) -> bool:
-        # Seats are copied from the room at creation: an edited session would drift from them.
-        return obj is None and super().has_change_permission(request, obj)
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or self.is_correctable(obj))
+
+    def is_correctable(self, session: Session) -> bool:
+        # Only until the first hold, which this app does not know about: the page that serves
+        # sessions with their sales (payments) says when.
+        return False
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ApplicationError as error:
+            # The service checks again, under its locks, what the form checked a moment ago:
+            # someone else got there first (a hold, a session in the room). Nothing was saved.
+            self.message_user(request, str(error.detail), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj: Session, form, change: bool) -> None:
         created = services.session_create(

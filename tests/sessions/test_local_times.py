@@ -122,3 +122,43 @@ def test_the_buyers_emails_show_the_cinemas_local_time(request, mailoutbox, fixt
     for body in (tickets.body, tickets.alternatives[0].content, refund.body):
         assert f"15/07/2030 {local}" in body
         assert "22:30" not in body
+
+
+def test_the_change_form_shows_and_takes_the_cinemas_local_time(superuser_client, lisbon):
+    form = page(superuser_client, url(Session, "change", lisbon.pk))
+    assert 'value="15/07/2030"' in form
+    assert 'value="23:30:00"' in form
+
+    response = superuser_client.post(
+        url(Session, "change", lisbon.pk),
+        {
+            "movie": lisbon.movie_id,
+            "room": lisbon.room_id,
+            "starts_at_0": "15/07/2030",
+            "starts_at_1": "23:45",
+            "price": "25.00",
+        },
+    )
+
+    assert response.status_code == 302
+    lisbon.refresh_from_db()
+    assert lisbon.starts_at == datetime(2030, 7, 15, 22, 45, tzinfo=UTC)
+
+
+def test_the_cancellation_page_and_messages_name_sessions_in_local_time(
+    superuser_client, sao_paulo
+):
+    selected = {"action": "cancel_sessions", "_selected_action": [sao_paulo.pk]}
+
+    confirmation = superuser_client.post(url(Session, "changelist"), selected)
+    superuser_client.post(url(Session, "changelist"), {**selected, "post": "yes"}, follow=True)
+    again = superuser_client.post(
+        url(Session, "changelist"), {**selected, "post": "yes"}, follow=True
+    )
+
+    assert "2030-07-15 19:30: 0 ingresso(s) vendido(s) em 0 venda(s)." in (
+        confirmation.content.decode()
+    )
+    assert [str(m) for m in again.context["messages"]] == [
+        f"{sao_paulo.movie} · {sao_paulo.room} · 2030-07-15 19:30 já estava cancelada."
+    ]
