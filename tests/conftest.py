@@ -89,6 +89,13 @@ def session(db):
     return make_session()
 
 
+@pytest.fixture
+def superuser_client(client, db):
+    """Django's test client logged in to the admin as a superuser (pt-BR, the default)."""
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
 DEAD_REDIS_URL = "redis://127.0.0.1:6399/0"
 
 

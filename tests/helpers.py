@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from apps.bookings import seat_map as seat_map_reads
@@ -50,3 +51,8 @@ def reserve(client, session_id: int, seats: list[Any], *, key: str | None = None
         **headers,
         **extra,
     )
+
+
+def admin_url(model, page: str, *args) -> str:
+    """The admin page of a model: `changelist`, `add`, `change` (with the object's id)..."""
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{page}", args=args)

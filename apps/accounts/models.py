@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.constraints import ConstraintErrorsAtFields
+
 
 class UserManager(DjangoUserManager["User"]):
     """Users are identified by e-mail; there is no username."""
@@ -37,7 +39,7 @@ class UserManager(DjangoUserManager["User"]):
         return self._create_user(email, password, **extra_fields)
 
 
-class User(AbstractUser):
+class User(ConstraintErrorsAtFields, AbstractUser):
     username = None  # type: ignore[assignment]
     email = models.EmailField(_("e-mail address"), unique=True)
 
@@ -46,12 +48,21 @@ class User(AbstractUser):
 
     objects = UserManager()  # type: ignore[misc]
 
+    constraint_fields = {
+        "accounts_user_email_ci_unique": "email",
+    }
+
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+            models.UniqueConstraint(
+                Lower("email"),
+                name="accounts_user_email_ci_unique",
+                violation_error_code="email_taken",
+                violation_error_message=_("A user with this e-mail address already exists."),
+            ),
         ]
 
     def __str__(self) -> str:

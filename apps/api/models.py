@@ -1,8 +1,11 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.constraints import ConstraintErrorsAtFields
 
 
-class IdempotencyKey(models.Model):
+class IdempotencyKey(ConstraintErrorsAtFields, models.Model):
     """The stored outcome of a request sent with an `Idempotency-Key` header, per user.
 
     The row is inserted in the same transaction as the request's effect, so it exists if and only
@@ -20,10 +23,19 @@ class IdempotencyKey(models.Model):
     content_type = models.CharField(max_length=64, default="application/json")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    constraint_fields = {
+        "core_idempotencykey_user_key": "key",
+    }
+
     class Meta:
         db_table = "core_idempotencykey"  # the table it had when it lived in the core app
         constraints = [
-            models.UniqueConstraint(fields=["user", "key"], name="core_idempotencykey_user_key"),
+            models.UniqueConstraint(
+                fields=["user", "key"],
+                name="core_idempotencykey_user_key",
+                violation_error_code="idempotency_key_taken",
+                violation_error_message=_("This idempotency key was already used."),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -13,6 +13,13 @@ class SeatsUnavailable(Conflict):
         self.seat_ids = sorted(set(seat_ids))
 
 
+class SessionOnSale(Conflict):
+    code = "session_on_sale"
+    default_detail = _(
+        "Seats of this session have already been held or sold: it can only be cancelled now."
+    )
+
+
 class HalfPriceSoldOut(Conflict):
     code = "half_price_sold_out"
     default_detail = _("No half-price places are left for this session. Choose full price.")

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.constraints import ConstraintErrorsAtFields
 from apps.sessions.models import Session, SessionSeat
 from apps.sessions.pricing import TicketType
 
@@ -14,7 +15,7 @@ ONE_ACTIVE_HOLD_PER_SEAT = "bookings_one_active_hold_per_seat"
 SEAT_NOT_BLOCKED = "bookings_seat_not_blocked"
 
 
-class Reservation(models.Model):
+class Reservation(ConstraintErrorsAtFields, models.Model):
     """A hold on some seats of a session until `expires_at`, then sold, cancelled or expired
     (and a sale may later be refunded).
 
@@ -42,6 +43,10 @@ class Reservation(models.Model):
     # A payment that settles later extends the hold once; this says it happened.
     extended_at = models.DateTimeField(_("extended at"), null=True, blank=True)
 
+    constraint_fields = {
+        "bookings_total_not_negative": "total",
+    }
+
     class Meta:
         verbose_name = _("reservation")
         verbose_name_plural = _("reservations")
@@ -56,7 +61,12 @@ class Reservation(models.Model):
             models.Index(fields=["user", "-created_at"], name="bookings_user_recent"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(total__gte=0), name="bookings_total_not_negative"),
+            models.CheckConstraint(
+                condition=Q(total__gte=0),
+                name="bookings_total_not_negative",
+                violation_error_code="total_negative",
+                violation_error_message=_("A total cannot be negative."),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -67,7 +77,7 @@ class Reservation(models.Model):
         return self.status == self.Status.PENDING and self.expires_at <= now
 
 
-class ReservationSeat(models.Model):
+class ReservationSeat(ConstraintErrorsAtFields, models.Model):
     """One seat of a reservation. `is_active` while the reservation is pending or confirmed.
 
     The partial unique index is invariant 1 in PostgreSQL: a session seat has at most one active
@@ -84,20 +94,35 @@ class ReservationSeat(models.Model):
     price = models.DecimalField(max_digits=8, decimal_places=2)
     is_active = models.BooleanField(default=True)
 
+    constraint_fields = {
+        ONE_ACTIVE_HOLD_PER_SEAT: "session_seat",
+        "bookings_seat_once_per_reservation": "session_seat",
+        "bookings_reservationseat_ticket_type_valid": "ticket_type",
+    }
+
     class Meta:
         verbose_name = _("reserved seat")
         verbose_name_plural = _("reserved seats")
         ordering = ["session_seat_id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["session_seat"], condition=Q(is_active=True), name=ONE_ACTIVE_HOLD_PER_SEAT
+                fields=["session_seat"],
+                condition=Q(is_active=True),
+                name=ONE_ACTIVE_HOLD_PER_SEAT,
+                violation_error_code="seats_unavailable",
+                violation_error_message=_("This seat is already held or sold."),
             ),
             models.UniqueConstraint(
-                fields=["reservation", "session_seat"], name="bookings_seat_once_per_reservation"
+                fields=["reservation", "session_seat"],
+                name="bookings_seat_once_per_reservation",
+                violation_error_code="duplicate_seats",
+                violation_error_message=_("A seat is listed twice."),
             ),
             models.CheckConstraint(
                 condition=Q(ticket_type__in=TicketType.values),
                 name="bookings_reservationseat_ticket_type_valid",
+                violation_error_code="ticket_type_invalid",
+                violation_error_message=_("Choose a valid ticket type."),
             ),
         ]
         indexes = [

@@ -101,6 +101,12 @@ def half_price_places(session_id: int, now: datetime) -> tuple[int, int]:
     return places, taken
 
 
+def session_ever_held(session_id: int) -> bool:
+    """Whether anyone has held seats of the session, whatever became of the hold: from then on
+    buyers count on its time, room and price."""
+    return Reservation.objects.filter(session_id=session_id).exists()
+
+
 def effective_status(reservation: Reservation) -> str:
     if reservation.is_overdue(timezone.now()):
         return Reservation.Status.EXPIRED

@@ -17,18 +17,20 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.catalog.models import Movie
 from apps.core.db import constraint_errors, from_row, log_on_commit
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.locking import busy_as, is_lock_timeout
 from apps.core.prefetch import attach_prefetched
 from apps.events import outbox
-from apps.rooms.models import SeatCategory
+from apps.rooms.models import Room, SeatCategory
 from apps.sessions import selectors as session_selectors
+from apps.sessions import services as session_services
 from apps.sessions.models import Session, SessionSeat
 from apps.sessions.pricing import TicketType
 
 from . import event_types as booking_events
-from . import locks, metrics, seat_stream, selectors
+from . import locks, metrics, seat_map_cache, seat_stream, selectors
 from .errors import (
     HalfPriceSoldOut,
     ReservationAlreadyConfirmed,
@@ -38,6 +40,7 @@ from .errors import (
     SeatsBusy,
     SeatsUnavailable,
     SessionNotOpen,
+    SessionOnSale,
 )
 from .models import ONE_ACTIVE_HOLD_PER_SEAT, SEAT_NOT_BLOCKED, Reservation, ReservationSeat
 
@@ -516,6 +519,27 @@ def expire_overdue_reservations(*, batch_size: int = 100) -> int:
         expired += len(batch)
         if len(batch) < batch_size:
             return expired
+
+
+@transaction.atomic
+def session_correct(
+    *, session_id: int, movie: Movie, room: Room, starts_at: datetime, price: Decimal
+) -> Session:
+    """Correct a session's movie, time, room or price, by the rules of a new session, until the
+    first hold of one of its seats; after that, buyers count on its terms and it can only be
+    cancelled (SessionOnSale)."""
+    session = session_services.session_lock(session_id=session_id)
+    if selectors.session_ever_held(session_id):
+        raise SessionOnSale()
+    moved = session.room_id != room.pk
+    session = session_services.session_update(
+        session=session, movie=movie, room=room, starts_at=starts_at, price=price
+    )
+    if moved:
+        # Its seats are now another room's: the cached map and the open streams show old ones.
+        transaction.on_commit(lambda: seat_map_cache.changed(session_id))
+        live_seats_end_on_commit(session_id=session_id, reason="session_moved")
+    return session
 
 
 def live_seats_end_on_commit(*, session_id: int, reason: str) -> None:

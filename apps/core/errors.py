@@ -45,6 +45,7 @@ class InvalidInput(ApplicationError):
         self, detail: Any = None, *, field: str | None = None, code: str | None = None
     ) -> None:
         super().__init__(detail, code=code)
+        self.field = field
         if field:
             self.extra["errors"] = [{"field": field, "code": self.code, "detail": str(self.detail)}]
 

@@ -2,6 +2,9 @@ import uuid
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.constraints import ConstraintErrorsAtFields
 
 
 class OutboxEvent(models.Model):
@@ -33,7 +36,7 @@ class OutboxEvent(models.Model):
         return f"{self.type} {self.event_id}"
 
 
-class ProcessedEvent(models.Model):
+class ProcessedEvent(ConstraintErrorsAtFields, models.Model):
     """That a consumer has applied an event: written in the same transaction as the effect, so
     an event delivered twice is applied once."""
 
@@ -41,11 +44,18 @@ class ProcessedEvent(models.Model):
     event_id = models.UUIDField()
     processed_at = models.DateTimeField(auto_now_add=True)
 
+    constraint_fields = {
+        "core_processedevent_once": "event_id",
+    }
+
     class Meta:
         db_table = "core_processedevent"
         constraints = [
             models.UniqueConstraint(
-                fields=["consumer", "event_id"], name="core_processedevent_once"
+                fields=["consumer", "event_id"],
+                name="core_processedevent_once",
+                violation_error_code="event_already_processed",
+                violation_error_message=_("This consumer has already processed this event."),
             ),
         ]
 

@@ -1,15 +1,19 @@
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import Count, Q
+from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from apps.bookings import selectors as booking_selectors
+from apps.bookings import services as booking_services
 from apps.core.admin import ReadOnlyAdmin, ReadOnlyTabularInline
 from apps.core.errors import ApplicationError
 from apps.sessions.admin import SessionAdmin
 from apps.sessions.models import Session
 
-from . import door_admin, refunds
+from . import door_admin, refunds, selectors
 from .models import Payment, Sale, Ticket, WebhookEvent
 from .refunds import REFUND_ANY_SALE
 from .services import queue_task
@@ -169,18 +173,86 @@ class SessionWithSalesAdmin(SessionAdmin):
             _("scan tickets"),
         )
 
+    def is_correctable(self, session: Session) -> bool:
+        return session.status == Session.Status.SCHEDULED and not (
+            booking_selectors.session_ever_held(session.pk)
+        )
+
+    def save_model(self, request, obj: Session, form, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        booking_services.session_correct(
+            session_id=obj.pk,
+            movie=obj.movie,
+            room=obj.room,
+            starts_at=obj.starts_at,
+            price=obj.price,
+        )
+
     def has_cancel_permission(self, request) -> bool:
         return request.user.has_perm("screenings.cancel_session")
 
     @admin.action(
         description=_("Cancel selected sessions and refund their sales"), permissions=["cancel"]
     )
-    def cancel_sessions(self, request, queryset) -> None:
-        for session in queryset:
-            left = refunds.session_cancel(session_id=session.id)
-            self.message_user(
-                request,
-                _("%(session)s cancelled; %(n)d sale(s) being refunded, buyers are e-mailed.")
-                % {"session": session, "n": left},
-                messages.SUCCESS,
+    def cancel_sessions(self, request, queryset) -> TemplateResponse | None:
+        sessions = list(queryset.select_related("movie", "room__cinema"))
+        sold = selectors.sold_by_session([session.pk for session in sessions])
+        to_cancel = [s for s in sessions if s.status != Session.Status.CANCELLED]
+        if request.POST.get("post") != "yes":
+            return self._cancel_confirmation(request, sessions, to_cancel, sold)
+        for session in sessions:
+            if session not in to_cancel:
+                self.message_user(
+                    request,
+                    _("%(session)s was already cancelled.") % {"session": session},
+                    messages.WARNING,
+                )
+        if not to_cancel:
+            return None
+        sales = sum(refunds.session_cancel(session_id=session.pk) for session in to_cancel)
+        self.message_user(
+            request,
+            _(
+                "%(sessions)d session(s) cancelled. %(sales)d sale(s) with %(tickets)d ticket(s) "
+                "are being refunded, and their buyers are e-mailed."
             )
+            % {
+                "sessions": len(to_cancel),
+                "sales": sales,
+                "tickets": sum(sold[session.pk].tickets for session in to_cancel),
+            },
+            messages.SUCCESS,
+        )
+        return None
+
+    def _cancel_confirmation(
+        self,
+        request,
+        sessions: list[Session],
+        to_cancel: list[Session],
+        sold: dict[int, selectors.Sold],
+    ) -> TemplateResponse:
+        """Before anything is cancelled: what each session has sold, and that it is refunded."""
+        rows = [
+            _("%(session)s: %(tickets)d ticket(s) sold in %(sales)d sale(s).")
+            % {"session": s, "tickets": sold[s.pk].tickets, "sales": sold[s.pk].sales}
+            for s in to_cancel
+        ]
+        tickets = sum(sold[session.pk].tickets for session in to_cancel)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Cancel sessions"),
+            "rows": rows,
+            "summary": _(
+                "%(tickets)d ticket(s) have been sold for these sessions. Cancelling refunds "
+                "every sale in full and e-mails the buyers; the seats are not sold again."
+            )
+            % {"tickets": tickets},
+            "already_cancelled": [s for s in sessions if s not in to_cancel],
+            "selected": sessions,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/payments/session_cancel_confirmation.html", context)

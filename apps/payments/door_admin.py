@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -47,7 +47,9 @@ def scan_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpRespon
                     "seat": ticket.session_seat.seat.label,
                     "session": ticket.sale.session,
                     "type": ticket.get_ticket_type_display(),
-                    "time": formats.time_format(timezone.localtime(ticket.checked_in_at)),
+                    "time": formats.time_format(
+                        ticket.sale.session.room.cinema.local(ticket.checked_in_at)
+                    ),
                 },
                 messages.SUCCESS,
             )

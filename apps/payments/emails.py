@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, send_mail
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from apps.sessions.models import Session
@@ -38,13 +38,19 @@ def _render(name: str, language: str, context: dict[str, Any]) -> str:
 
 def _screening(session: Session) -> dict[str, Any]:
     """What every e-mail says about the screening, in the active language (the movie's title is
-    translated by modeltranslation; templates show `starts_at` in the cinema's time zone)."""
+    translated by modeltranslation). Render it under `_cinema_time(session)`: the templates'
+    `localtime` shows `starts_at` in the active zone."""
     return {
         "movie": session.movie.title,
         "starts_at": session.starts_at,
         "cinema": session.room.cinema.name,
         "room": session.room.name,
     }
+
+
+def _cinema_time(session: Session) -> timezone.override:
+    """The buyer reads the time on the cinema's clocks, wherever the worker runs."""
+    return timezone.override(session.room.cinema.zone)
 
 
 class _HtmlWithInlineImages(EmailMultiAlternatives):
@@ -86,7 +92,7 @@ def send_ticket_email(*, sale_id: uuid.UUID) -> None:
     language = _language(sale.language)
     tickets = list(sale.tickets.all())
     cids = {ticket.id: f"ticket-{ticket.id}@cinema" for ticket in tickets}
-    with translation.override(language):
+    with translation.override(language), _cinema_time(sale.session):
         context = {
             **_screening(sale.session),
             "tickets": [
@@ -123,7 +129,7 @@ def send_refund_email(*, payment_id: uuid.UUID) -> None:
     )
     sale = Sale.objects.filter(payment=payment).values_list("id", flat=True).first()
     language = _language(payment.language)
-    with translation.override(language):
+    with translation.override(language), _cinema_time(payment.reservation.session):
         context = {
             **_screening(payment.reservation.session),
             "reason": payment.refund_reason,

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from apps.bookings.models import Reservation
+from apps.core.constraints import ConstraintErrorsAtFields
 from apps.sessions.models import Session, SessionSeat
 from apps.sessions.pricing import TicketType
 
@@ -21,7 +22,7 @@ def ticket_code() -> str:
     return secrets.token_urlsafe(16)
 
 
-class Payment(models.Model):
+class Payment(ConstraintErrorsAtFields, models.Model):
     """One attempt to charge the buyer for a reservation, from before the provider is called until
     it settles, fails, is cancelled or refunded. Its status moves only along `lifecycle`."""
 
@@ -68,6 +69,13 @@ class Payment(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    constraint_fields = {
+        "payments_payment_status_valid": "status",
+        "payments_payment_amount_not_negative": "amount",
+        "payments_payment_idempotency_key": "idempotency_key",
+        ONE_PAYMENT_IN_FLIGHT: "reservation",
+    }
+
     class Meta:
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
@@ -87,19 +95,32 @@ class Payment(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=PaymentStatus.ALL), name="payments_payment_status_valid"
+                condition=Q(status__in=PaymentStatus.ALL),
+                name="payments_payment_status_valid",
+                violation_error_code="payment_status_invalid",
+                violation_error_message=_("Choose a valid payment status."),
             ),
             models.CheckConstraint(
-                condition=Q(amount__gte=0), name="payments_payment_amount_not_negative"
+                condition=Q(amount__gte=0),
+                name="payments_payment_amount_not_negative",
+                violation_error_code="amount_negative",
+                violation_error_message=_("An amount cannot be negative."),
             ),
             models.UniqueConstraint(
-                fields=["provider", "idempotency_key"], name="payments_payment_idempotency_key"
+                fields=["provider", "idempotency_key"],
+                name="payments_payment_idempotency_key",
+                violation_error_code="payment_idempotency_key_taken",
+                violation_error_message=_(
+                    "This provider already has a payment with this idempotency key."
+                ),
             ),
             # One attempt in flight per reservation: a double click cannot start two charges.
             models.UniqueConstraint(
                 fields=["reservation"],
                 condition=Q(status__in=PaymentStatus.IN_FLIGHT, call_failed_at__isnull=True),
                 name=ONE_PAYMENT_IN_FLIGHT,
+                violation_error_code="payment_in_progress",
+                violation_error_message=_("A payment of this reservation is already in progress."),
             ),
         ]
 
@@ -107,7 +128,7 @@ class Payment(models.Model):
         return f"{self.id} ({self.status})"
 
 
-class WebhookEvent(models.Model):
+class WebhookEvent(ConstraintErrorsAtFields, models.Model):
     """A provider's webhook as received, stored before it is answered and processed once."""
 
     provider = models.CharField(_("provider"), max_length=40)
@@ -121,13 +142,20 @@ class WebhookEvent(models.Model):
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
     outcome = models.CharField(_("outcome"), max_length=60, blank=True)
 
+    constraint_fields = {
+        "payments_webhook_event_once": "event_id",
+    }
+
     class Meta:
         verbose_name = _("webhook event")
         verbose_name_plural = _("webhook events")
         ordering = ["-received_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["provider", "event_id"], name="payments_webhook_event_once"
+                fields=["provider", "event_id"],
+                name="payments_webhook_event_once",
+                violation_error_code="webhook_event_duplicate",
+                violation_error_message=_("This event of the provider was already received."),
             )
         ]
         indexes = [
@@ -165,7 +193,7 @@ class FakeProviderPayment(models.Model):
         return self.reference
 
 
-class Sale(models.Model):
+class Sale(ConstraintErrorsAtFields, models.Model):
     """A paid reservation: what the buyer bought, for how much, and when."""
 
     class Status(models.TextChoices):
@@ -187,6 +215,11 @@ class Sale(models.Model):
     )
     refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
 
+    constraint_fields = {
+        "payments_sale_total_not_negative": "total",
+        "payments_sale_refunded_at_matches_status": "refunded_at",
+    }
+
     class Meta:
         verbose_name = _("sale")
         verbose_name_plural = _("sales")
@@ -195,12 +228,19 @@ class Sale(models.Model):
         indexes = [models.Index(fields=["user", "-paid_at"], name="payments_sale_user_recent")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(total__gte=0), name="payments_sale_total_not_negative"
+                condition=Q(total__gte=0),
+                name="payments_sale_total_not_negative",
+                violation_error_code="total_negative",
+                violation_error_message=_("A total cannot be negative."),
             ),
             models.CheckConstraint(
                 condition=Q(status="paid", refunded_at__isnull=True)
                 | Q(status="refunded", refunded_at__isnull=False),
                 name="payments_sale_refunded_at_matches_status",
+                violation_error_code="sale_refund_time_mismatch",
+                violation_error_message=_(
+                    "A refunded sale, and only a refunded one, has a refund time."
+                ),
             ),
         ]
 
@@ -208,7 +248,7 @@ class Sale(models.Model):
         return str(self.id)
 
 
-class Ticket(models.Model):
+class Ticket(ConstraintErrorsAtFields, models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     sale = models.ForeignKey(Sale, on_delete=models.PROTECT, related_name="tickets")
     session_seat = models.ForeignKey(SessionSeat, on_delete=models.PROTECT, related_name="tickets")
@@ -231,6 +271,12 @@ class Ticket(models.Model):
         verbose_name=_("checked in by"),
     )
 
+    constraint_fields = {
+        "payments_ticket_type_valid": "ticket_type",
+        "payments_ticket_checked_in_by_needs_time": "checked_in_at",
+        ONE_VALID_TICKET_PER_SEAT: "session_seat",
+    }
+
     class Meta:
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
@@ -240,16 +286,24 @@ class Ticket(models.Model):
             models.CheckConstraint(
                 condition=Q(ticket_type__in=TicketType.values),
                 name="payments_ticket_type_valid",
+                violation_error_code="ticket_type_invalid",
+                violation_error_message=_("Choose a valid ticket type."),
             ),
             models.CheckConstraint(
                 condition=Q(checked_in_by__isnull=True) | Q(checked_in_at__isnull=False),
                 name="payments_ticket_checked_in_by_needs_time",
+                violation_error_code="checkin_time_missing",
+                violation_error_message=_(
+                    "A ticket checked in by someone needs the time it was checked in."
+                ),
             ),
             # Invariant 2: at most one valid ticket per session seat, in PostgreSQL.
             models.UniqueConstraint(
                 fields=["session_seat"],
                 condition=Q(voided_at__isnull=True),
                 name=ONE_VALID_TICKET_PER_SEAT,
+                violation_error_code="seat_already_ticketed",
+                violation_error_message=_("This seat already has a valid ticket."),
             ),
         ]
 

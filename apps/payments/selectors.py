@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
@@ -68,3 +70,23 @@ def checked_in_count(session_id: int) -> tuple[int, int]:
         total=Count("id"), checked_in=Count("id", filter=Q(checked_in_at__isnull=False))
     )
     return counts["checked_in"], counts["total"]
+
+
+@dataclass(frozen=True)
+class Sold:
+    sales: int
+    tickets: int
+
+
+def sold_by_session(session_ids: list[int]) -> dict[int, Sold]:
+    """The paid sales of each session and their valid tickets: what a cancellation refunds."""
+    rows = (
+        Sale.objects.filter(session_id__in=session_ids, status=Sale.Status.PAID)
+        .values("session_id")
+        .annotate(
+            sales=Count("id", distinct=True),
+            tickets=Count("tickets", filter=Q(tickets__voided_at__isnull=True)),
+        )
+    )
+    sold = {row["session_id"]: Sold(row["sales"], row["tickets"]) for row in rows}
+    return {session_id: sold.get(session_id, Sold(0, 0)) for session_id in session_ids}

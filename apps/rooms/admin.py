@@ -22,7 +22,7 @@ class RoomInline(admin.TabularInline):
 
 @admin.register(Cinema)
 class CinemaAdmin(admin.ModelAdmin):
-    list_display = ["name", "city", "room_count"]
+    list_display = ["name", "city", "timezone", "room_count"]
     list_filter = ["city"]
     search_fields = ["name", "city"]
     inlines = [RoomInline]

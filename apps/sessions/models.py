@@ -1,3 +1,4 @@
+from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.postgres.constraints import ExclusionConstraint
@@ -7,6 +8,7 @@ from django.db.models import Func, Q
 from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import Movie
+from apps.core.constraints import ConstraintErrorsAtFields
 from apps.rooms.models import Room, Seat, SeatCategory
 
 from . import pricing
@@ -17,7 +19,7 @@ class TsTzRange(Func):
     output_field = models.DateTimeField()
 
 
-class Session(models.Model):
+class Session(ConstraintErrorsAtFields, models.Model):
     """A screening of a movie in a room. It occupies the room from `starts_at` to `ends_at`."""
 
     class Status(models.TextChoices):
@@ -34,6 +36,12 @@ class Session(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    constraint_fields = {
+        "screenings_session_price_positive": "price",
+        "screenings_session_ends_after_start": "starts_at",
+        "screenings_session_no_overlap": "starts_at",
+    }
+
     class Meta:
         verbose_name = _("session")
         verbose_name_plural = _("sessions")
@@ -41,11 +49,16 @@ class Session(models.Model):
         permissions = [("cancel_session", _("Can cancel a session and refund its sales"))]
         constraints = [
             models.CheckConstraint(
-                condition=Q(price__gt=0), name="screenings_session_price_positive"
+                condition=Q(price__gt=0),
+                name="screenings_session_price_positive",
+                violation_error_code="price_not_positive",
+                violation_error_message=_("The price must be greater than zero."),
             ),
             models.CheckConstraint(
                 condition=Q(ends_at__gt=models.F("starts_at")),
                 name="screenings_session_ends_after_start",
+                violation_error_code="session_ends_before_start",
+                violation_error_message=_("A session must end after it starts."),
             ),
             # Two scheduled sessions never share a room at the same time, whatever the code does.
             ExclusionConstraint(
@@ -64,7 +77,17 @@ class Session(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.movie} · {self.room} · {self.starts_at:%Y-%m-%d %H:%M}"
+        # Page titles, breadcrumbs, filters and messages name a session by this: in the cinema's
+        # time, the one on its tickets and posters.
+        return f"{self.movie} · {self.room} · {self.local_starts_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def local_starts_at(self) -> datetime:
+        return self.room.cinema.local(self.starts_at)
+
+    @property
+    def local_ends_at(self) -> datetime:
+        return self.room.cinema.local(self.ends_at)
 
     @property
     def prices(self) -> dict[str, Decimal]:
@@ -72,7 +95,7 @@ class Session(models.Model):
         return pricing.prices(self.price)
 
 
-class SessionSeat(models.Model):
+class SessionSeat(ConstraintErrorsAtFields, models.Model):
     """A seat of one session: what gets held and sold. Copied from the room with the session."""
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="seats")
@@ -83,17 +106,27 @@ class SessionSeat(models.Model):
         _("category"), max_length=10, choices=SeatCategory.choices, default=SeatCategory.STANDARD
     )
 
+    constraint_fields = {
+        "screenings_sessionseat_unique": "seat",
+        "screenings_sessionseat_category_valid": "category",
+    }
+
     class Meta:
         verbose_name = _("session seat")
         verbose_name_plural = _("session seats")
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["session", "seat"], name="screenings_sessionseat_unique"
+                fields=["session", "seat"],
+                name="screenings_sessionseat_unique",
+                violation_error_code="session_seat_taken",
+                violation_error_message=_("This seat is already part of the session."),
             ),
             models.CheckConstraint(
                 condition=Q(category__in=SeatCategory.values),
                 name="screenings_sessionseat_category_valid",
+                violation_error_code="seat_category_invalid",
+                violation_error_message=_("Choose a valid seat category."),
             ),
         ]
 

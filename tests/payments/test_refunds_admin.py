@@ -55,6 +55,28 @@ def test_the_refund_action_refunds_each_selected_sale_and_says_so(admin_client):
     assert list(OutboxEvent.objects.values_list("seq", flat=True)) == before
 
 
+def test_cancelling_asks_first_with_the_tickets_sold_and_that_they_are_refunded(admin_client):
+    sold, unsold = make_session(), make_session()
+    make_sale(user=UserFactory(), session=sold, seats=2)
+    make_sale(user=UserFactory(), session=sold, seats=1)
+    before = list(OutboxEvent.objects.values_list("seq", flat=True))
+
+    page = admin_client.post(
+        url(Session, "changelist"),
+        {"action": "cancel_sessions", "_selected_action": [str(sold.pk), str(unsold.pk)]},
+    )
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "3 ticket(s) have been sold for these sessions. Cancelling refunds every sale" in text
+    assert f"{sold}: 3 ticket(s) sold in 2 sale(s)." in text
+    assert f"{unsold}: 0 ticket(s) sold in 0 sale(s)." in text
+    assert 'name="post" value="yes"' in text
+    # Nothing is cancelled until it is confirmed.
+    assert set(Session.objects.values_list("status", flat=True)) == {"scheduled"}
+    assert list(OutboxEvent.objects.values_list("seq", flat=True)) == before
+
+
 def test_cancelling_sessions_in_the_admin_refunds_their_sales_with_progress_shown(admin_client):
     session = make_session()
     for _ in range(3):
@@ -62,14 +84,17 @@ def test_cancelling_sessions_in_the_admin_refunds_their_sales_with_progress_show
 
     response = admin_client.post(
         url(Session, "changelist"),
-        {"action": "cancel_sessions", "_selected_action": [str(session.pk)]},
+        {"action": "cancel_sessions", "_selected_action": [str(session.pk)], "post": "yes"},
         follow=True,
     )
 
     assert response.status_code == 200
     session.refresh_from_db()
     assert session.status == Session.Status.CANCELLED
-    assert [m.level_tag for m in response.context["messages"]] == ["success"]
+    assert [str(m) for m in response.context["messages"]] == [
+        "1 session(s) cancelled. 3 sale(s) with 3 ticket(s) are being refunded, "
+        "and their buyers are e-mailed."
+    ]
     assert OutboxEvent.objects.filter(type="session.cancelled").count() == 1
     page = admin_client.get(url(Session, "changelist"))
     assert "0 of 3 sale(s) refunded" in page.content.decode()
@@ -116,3 +141,25 @@ def test_webhook_events_are_listed_read_only(admin_client):
     assert listing.status_code == 200
     assert "evt_1" in listing.content.decode()
     assert admin_client.get(url(WebhookEvent, "add")).status_code == 403
+
+
+def test_a_session_already_cancelled_is_said_so_and_left_alone(admin_client):
+    cancelled, other = make_session(), make_session()
+    refunds.session_cancel(session_id=cancelled.pk)
+    selected = {"action": "cancel_sessions", "_selected_action": [cancelled.pk, other.pk]}
+
+    page = admin_client.post(url(Session, "changelist"), selected)
+    response = admin_client.post(
+        url(Session, "changelist"), {**selected, "post": "yes"}, follow=True
+    )
+
+    assert "Already cancelled, left as they are:" in page.content.decode()
+    assert [(m.level_tag, str(m)) for m in response.context["messages"]] == [
+        ("warning", f"{cancelled} was already cancelled."),
+        (
+            "success",
+            "1 session(s) cancelled. 0 sale(s) with 0 ticket(s) are being refunded, "
+            "and their buyers are e-mailed.",
+        ),
+    ]
+    assert OutboxEvent.objects.filter(type="session.cancelled").count() == 2
