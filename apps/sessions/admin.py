@@ -43,6 +43,9 @@ class SessionAdminForm(forms.ModelForm):
         model = Session
         fields = ["movie", "room", "starts_at", "price"]
         help_texts = {"starts_at": _("In the time zone of the room's cinema.")}
+        # A text field read in the staff member's language: in a number field a browser may
+        # drop the comma of "30,00" and send 3000 (seen in Chromium in pt-BR).
+        localized_fields = ["price"]
 
     # A session starts at a wall-clock time of its cinema. The admin reads and shows times in
     # the zone it activates (settings.TIME_ZONE), and the add form learns the cinema only from
