@@ -12,9 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import structlog
+from amqp.exceptions import PreconditionFailed
 from django.conf import settings
 from kombu import Connection, Exchange, Producer, Queue, binding
 from kombu.message import Message
+
+logger = structlog.get_logger(__name__)
 
 EXCHANGE = settings.EVENTS_EXCHANGE  # "cinema.events" (the contract) outside tests
 
@@ -65,6 +69,10 @@ DELIVERY_LIMIT = 20
 # 4.0, and 3.x reads it as a limit already passed (it drops at the first return): hence a limit
 # no operator will ever reach, the same on both.
 DEAD_LETTER_DELIVERY_LIMIT = 2**31 - 1
+
+
+def queue_type() -> str:
+    return "quorum" if settings.EVENTS_QUORUM_QUEUES else "classic"
 
 
 def consumer_queues(queue: str, routing_keys: Iterable[str]) -> tuple[Queue, Queue, Queue]:
@@ -121,14 +129,34 @@ def send_to_queue(
     )
 
 
+class QueueMismatch(RuntimeError):
+    """A consumer queue exists with other arguments than ours (another type, most likely): RabbitMQ
+    refuses the declaration, and the consumer cannot run until an operator migrates the queue."""
+
+
 def declare_consumer_queues(channel, queue: str, routing_keys: Iterable[str]) -> Queue:
     """Declare (idempotently) the exchanges and the consumer's queues with their bindings;
-    returns the main queue bound to `channel`."""
+    returns the main queue bound to `channel`. Raises QueueMismatch if a queue exists already
+    with other arguments."""
     events_exchange(channel).declare()
     dead_letter_exchange(channel).declare()
     main, dead, retry = consumer_queues(queue, routing_keys)
-    dead(channel).declare()
-    retry(channel).declare()
+    _declare(dead(channel))
+    _declare(retry(channel))
     bound = main(channel)
-    bound.declare()
+    _declare(bound)
     return bound
+
+
+def _declare(queue: Queue) -> None:
+    try:
+        queue.declare()
+    except PreconditionFailed as exc:
+        wanted = queue_type()
+        logger.error("event_queue_mismatch", queue=queue.name, wanted=wanted, error=exc.reply_text)
+        raise QueueMismatch(
+            f"RabbitMQ refused to declare the event queue {queue.name!r} as a {wanted} queue "
+            f"(EVENTS_QUORUM_QUEUES={settings.EVENTS_QUORUM_QUEUES}): {exc.reply_text}. A queue "
+            "keeps the type and arguments it was created with; migrate it as docs/operations.md "
+            "says (drain and delete it, or move to new queue names with EVENT_QUEUE_PREFIX)."
+        ) from exc
