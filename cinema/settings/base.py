@@ -440,6 +440,10 @@ EVENT_CONSUMERS = env.list(
     ],
 )
 EVENT_QUEUE_PREFIX = env.str("EVENT_QUEUE_PREFIX", default="")
+# Declare the consumers' queues (main, retry, dead-letter) as quorum queues: replicated across a
+# cluster's nodes and kept on disk, so a node that fails or restarts takes no event with it.
+# Off for a single node. A queue cannot change type once declared: see docs/operations.md.
+EVENTS_QUORUM_QUEUES = env.bool("EVENTS_QUORUM_QUEUES", default=False)
 # Failed deliveries are retried after d/2..d seconds, d = base * 2^(attempt-1) capped at the max
 # (equal jitter: delays grow and spread), then dead-lettered to <queue>.dlq. The relay publishes
 # with EVENTS_BROKER_URL and the worker consumes with CELERY_BROKER_URL: same broker and vhost.

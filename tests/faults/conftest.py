@@ -1,10 +1,11 @@
 """Fixtures of the fault tests: services the test owns and may break (a private Redis, a proxy in
-front of the shared RabbitMQ), never the shared services themselves."""
+front of the shared RabbitMQ, a private RabbitMQ node), never the shared services themselves."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -17,6 +18,7 @@ from tests.events.helpers import (
     reset_celery_pools,
 )
 from tests.faults.proxy import TcpProxy
+from tests.faults.rabbitmq_node import RabbitMQNode
 from tests.faults.redis_server import RedisServer
 from tests.faults.workers import CONSUMERS
 
@@ -35,25 +37,59 @@ def private_redis(settings) -> Iterator[RedisServer]:
         server.stop()
 
 
-@pytest.fixture
-def broker_proxy(settings) -> Iterator[TcpProxy]:
-    """A TCP proxy in front of the shared RabbitMQ; the relay (EVENTS_BROKER_URL) and this
-    process's Celery app go through it. `proxy.stop()` = broker down for the app."""
+@contextmanager
+def broker_at(settings, url: str) -> Iterator[None]:
+    """Point the relay (EVENTS_BROKER_URL), child processes (CELERY_BROKER_URL, through
+    process_env) and this process's Celery app at the broker at `url`, then back."""
     from cinema.celery import app
 
-    proxy = TcpProxy(RABBITMQ_PORT).start()
-    url = f"amqp://guest:guest@127.0.0.1:{proxy.port}//"
     live_celery_url = app.conf.broker_url
     settings.EVENTS_BROKER_URL = url
     settings.CELERY_BROKER_URL = url
     app.conf.broker_url = url
     reset_celery_pools(app)
     try:
-        yield proxy
+        yield
     finally:
-        proxy.stop()
         app.conf.broker_url = live_celery_url
         reset_celery_pools(app)
+
+
+@pytest.fixture
+def broker_proxy(settings) -> Iterator[TcpProxy]:
+    """A TCP proxy in front of the shared RabbitMQ; the app goes through it (`broker_at`).
+    `proxy.stop()` = broker down for the app."""
+    proxy = TcpProxy(RABBITMQ_PORT).start()
+    try:
+        with broker_at(settings, f"amqp://guest:guest@127.0.0.1:{proxy.port}//"):
+            yield proxy
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture(scope="module")
+def rabbitmq_node() -> Iterator[RabbitMQNode]:
+    """A RabbitMQ node of this module's tests (starting one takes a few seconds), deleted with
+    its data at the end."""
+    node = RabbitMQNode()
+    try:
+        yield node.start()
+    finally:
+        node.remove()
+
+
+@pytest.fixture
+def private_rabbitmq(rabbitmq_node, settings) -> Iterator[RabbitMQNode]:
+    """The module's RabbitMQ node, which the test may stop, kill and start again, with the app
+    pointed at it (`broker_at`); it is up again for the next test."""
+    if not rabbitmq_node.running:
+        rabbitmq_node.start()
+    try:
+        with broker_at(settings, rabbitmq_node.url):
+            yield rabbitmq_node
+    finally:
+        if not rabbitmq_node.running:
+            rabbitmq_node.start()
 
 
 @pytest.fixture
