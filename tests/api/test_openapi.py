@@ -90,11 +90,3 @@ def test_session_token_security_scheme(schema):
         "in": "header",
         "name": "X-Session-Token",
     }
-
-
-def test_swagger_ui_is_served(client):
-    response = client.get("/api-docs")
-
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/html")
-    assert b"swagger" in response.content.lower()
