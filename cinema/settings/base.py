@@ -254,7 +254,7 @@ REST_FRAMEWORK = {
         "reservations_ip": THROTTLE_RESERVATIONS_IP,
     },
     "EXCEPTION_HANDLER": "apps.api.exception_handler.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.api.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
