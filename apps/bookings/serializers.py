@@ -56,6 +56,17 @@ _MAX_LISTED = 100  # the serializer's max_length for `seats` and `tickets`
 _TICKET_TYPES = frozenset(TicketType.values)
 
 
+class ReservationQuerySerializer(serializers.Serializer):
+    hold_seconds = serializers.IntegerField(
+        required=False,
+        help_text="For trying the flow by hand only: hold for this many seconds instead of "
+        "`RESERVATION_TTL_SECONDS` (30 by default), from 1 up to `TRY_FLOW_HOLD_SECONDS_MAX` "
+        "(600 by default; 0, as in production, refuses the parameter with "
+        "`hold_seconds_not_allowed`). Outside the range: `hold_seconds_out_of_range`. The hold "
+        "still ends at its `expires_at`, like any other.",
+    )
+
+
 def _positive_int(value: object) -> bool:
     return type(value) is int and value >= 1  # not bool, not float, not a numeric string
 

@@ -336,6 +336,9 @@ DJANGO_STRUCTLOG_CELERY_ENABLED = True
 
 # --- Product settings --------------------------------------------------------------------------
 RESERVATION_TTL_SECONDS = env.int("RESERVATION_TTL_SECONDS", default=30)
+# A person trying the flow by hand (Swagger UI) cannot pay within 30 s: `POST /reservations
+# ?hold_seconds=N` holds for N seconds, 1 to this many. 0 refuses the parameter; production does.
+TRY_FLOW_HOLD_SECONDS_MAX = env.int("TRY_FLOW_HOLD_SECONDS_MAX", default=600)
 # `manage.py seed_demo` makes users with published passwords: allowed locally, refused by the
 # hardened settings unless asked for (the compose demo asks).
 DEMO_DATA_ALLOWED = env.bool("DEMO_DATA_ALLOWED", default=True)
