@@ -278,6 +278,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # The X-Session-Token scheme and each operation's requirement: apps.api.openapi.
+    # allauth's sign-up, login and logout are not DRF views: described in apps.accounts.openapi.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.accounts.openapi.add_auth_endpoints",
+    ],
     # Several models have a `status`: each enum is named after its model.
     "ENUM_NAME_OVERRIDES": {
         "ReservationStatusEnum": "apps.bookings.models.Reservation.Status",
