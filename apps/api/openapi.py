@@ -48,6 +48,18 @@ class AutoSchema(openapi.AutoSchema):
         requirements = super().get_auth()
         return [] if {} in requirements else requirements
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        """drf-spectacular states a `ListField`'s `max_length` but neither a nested list's
+        (`many=True`) nor `allow_empty=False`: the schema would promise more than the code
+        accepts."""
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.ListField | serializers.ListSerializer) and schema:
+            if field.max_length is not None:
+                schema["maxItems"] = field.max_length
+            if field.min_length is not None or not field.allow_empty:
+                schema["minItems"] = max(field.min_length or 0, 0 if field.allow_empty else 1)
+        return schema
+
 
 class ProblemFieldErrorSerializer(serializers.Serializer):
     field = serializers.CharField(allow_null=True, help_text="Dotted path of the invalid field.")

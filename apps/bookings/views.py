@@ -14,6 +14,7 @@ from apps.api.idempotency import idempotent
 from apps.api.openapi import IDEMPOTENCY_KEY_HEADER, problems
 
 from . import seat_map, selectors, services
+from .openapi import RESERVATION_EXAMPLES
 from .serializers import (
     ReservationInputSerializer,
     ReservationOutputSerializer,
@@ -46,6 +47,7 @@ class ReservationCreateView(APIView):
         ),
         parameters=[IDEMPOTENCY_KEY_HEADER, ReservationQuerySerializer],
         request=ReservationInputSerializer,
+        examples=RESERVATION_EXAMPLES,
         responses={
             201: ReservationOutputSerializer,
             **problems(

@@ -264,11 +264,27 @@ REST_FRAMEWORK["NUM_PROXIES"] = env.int("NUM_PROXIES", default=0)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cinema ticketing API",
-    "DESCRIPTION": (
-        "Ticket sales for a cinema chain: catalogue, seat maps, seat holds and payments. "
-        "Errors are RFC 9457 problem details with a stable `code`. Authenticate with the "
-        "`X-Session-Token` returned by `POST /_allauth/app/v1/auth/login`."
-    ),
+    "DESCRIPTION": """Ticket sales for a cinema chain: catalogue, seat maps, seat holds and
+payments. Errors are RFC 9457 problem details with a stable `code` (allauth's sign-up, login
+and logout answer in allauth's own JSON). Operations with a padlock need the `X-Session-Token`
+returned by `POST /_allauth/app/v1/auth/login` or `/signup`; the others are public.
+
+**Seat ids.** A room's seats (`RoomSeat`, `GET /api/v1/rooms/{id}`) are its layout. Each session
+(screening) has its own seats (`SessionSeat`, `GET /api/v1/sessions/{id}/seats`) with other ids:
+reservations take those session-seat ids.
+
+## Try the flow
+1. `POST /_allauth/app/v1/auth/signup` (or `/login`) with an e-mail and a password; copy
+   `meta.session_token` into **Authorize** (`SessionToken`).
+2. `GET /api/v1/sessions` for a session id, then `GET /api/v1/sessions/{id}/seats` for the ids
+   of seats whose `status` is `available`.
+3. `POST /api/v1/reservations?hold_seconds=300` with those ids (the examples' ids are
+   placeholders, a 404 as they are). A hold lasts 30 s by default, too short to go on by hand;
+   `hold_seconds` gives this hold longer, where the server allows it (not in production:
+   `hold_seconds_not_allowed`). The hold still ends at its `expires_at`.
+4. `POST /api/v1/reservations/{id}/payment` with a `token` (the sandbox approves any but
+   `tok_declined`), then `GET /api/v1/me/purchases`. `DELETE /api/v1/reservations/{id}` gives
+   unpaid seats back at once.""",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -282,6 +298,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.accounts.openapi.add_auth_endpoints",
+        "apps.bookings.openapi.reservation_limits",
     ],
     # Several models have a `status`: each enum is named after its model.
     "ENUM_NAME_OVERRIDES": {
