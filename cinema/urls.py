@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
+from apps.api.schema_views import SchemaView
 from apps.ops import health
 
 api_v1 = [
@@ -20,8 +21,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("_allauth/", include("allauth.headless.urls")),
     path("api/v1/", include(api_v1)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api-docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api-docs/redoc", SpectacularRedocView.as_view(url_name="schema"), name="api-docs-redoc"),
 ]
 
 handler500 = "apps.api.views.server_error"

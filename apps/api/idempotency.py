@@ -17,6 +17,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
@@ -53,6 +54,9 @@ class IdempotencyKeyInUse(Conflict):
 def fingerprint(request: Request) -> str:
     body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
     raw = f"{request.method}\n{request.path}\n{body}"
+    if request.GET:  # e.g. `?hold_seconds=`: part of what was asked. Absent, the digest of a
+        # key stored before query strings counted stays the same.
+        raw += "\n" + urlencode(sorted(request.GET.lists()), doseq=True)
     return hashlib.sha256(raw.encode()).hexdigest()
 
 

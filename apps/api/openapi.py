@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
@@ -15,10 +16,11 @@ from .permissions import ModelPermissionsOrReadOnly
 class SessionTokenScheme(OpenApiAuthenticationExtension):
     """Documents `SessionTokenAuthentication`: allauth's app session token in `X-Session-Token`.
 
-    Optional where anonymous clients may call too: catalogue reads (`ModelPermissionsOrReadOnly`;
-    its writes need the token of a user holding the model permission), and `AllowAny` views (for
-    those drf-spectacular adds the empty requirement itself). Which role an operation needs is
-    said in its summary.
+    Only operations that refuse an anonymous client (401) carry the requirement, so Swagger UI
+    shows a padlock exactly where the token is needed. Catalogue reads
+    (`ModelPermissionsOrReadOnly`; its writes need the token of a user holding the model
+    permission) and `AllowAny` views carry none (see `AutoSchema.get_auth`). Which role an
+    operation needs is said in its summary.
     """
 
     target_class = "apps.api.authentication.SessionTokenAuthentication"
@@ -28,15 +30,35 @@ class SessionTokenScheme(OpenApiAuthenticationExtension):
         return {"type": "apiKey", "in": "header", "name": "X-Session-Token"}
 
     def get_security_requirement(self, auto_schema):
-        requirement = {self.name: []}
         permissions = auto_schema.view.get_permissions()
         if (
             auto_schema.method in SAFE_METHODS
             and permissions
             and all(isinstance(p, ModelPermissionsOrReadOnly) for p in permissions)
         ):
-            return [requirement, {}]
-        return requirement
+            return None  # anyone may read
+        return {self.name: []}
+
+
+class AutoSchema(openapi.AutoSchema):
+    def get_auth(self) -> list[dict]:
+        """No requirement at all where anonymous clients may call: drf-spectacular lists the
+        scheme plus an empty alternative (`[{SessionToken: []}, {}]`) for `AllowAny`, which
+        Swagger UI draws as a padlock on a public operation."""
+        requirements = super().get_auth()
+        return [] if {} in requirements else requirements
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        """drf-spectacular states a `ListField`'s `max_length` but neither a nested list's
+        (`many=True`) nor `allow_empty=False`: the schema would promise more than the code
+        accepts."""
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.ListField | serializers.ListSerializer) and schema:
+            if field.max_length is not None:
+                schema["maxItems"] = field.max_length
+            if field.min_length is not None or not field.allow_empty:
+                schema["minItems"] = max(field.min_length or 0, 0 if field.allow_empty else 1)
+        return schema
 
 
 class ProblemFieldErrorSerializer(serializers.Serializer):

@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from apps.api.representation import money, timestamp
@@ -8,9 +10,22 @@ from apps.sessions.pricing import TicketType
 from .models import Reservation, ReservationSeat
 from .selectors import effective_status
 
+# Two kinds of seat id, easy to mix up: a room's seats (`RoomSeat`, its layout) and a session's
+# seats (`SessionSeat`, one per room seat and screening). Only the latter are reserved.
+SESSION_SEAT_ID = (
+    "Session-seat id: an `id` of `GET /api/v1/sessions/{id}/seats` (`SessionSeat`), not a room "
+    "seat id (`RoomSeat`, from `GET /api/v1/rooms/{id}`)."
+)
+
+
+# What `seats` and `tickets` parse at most: a guard against huge bodies, above the real limit
+# (`MAX_SEATS_PER_RESERVATION`, which the service checks, answering `too_many_seats`, and the
+# schema states as `maxItems`: apps.bookings.openapi).
+_MAX_LISTED = max(100, settings.MAX_SEATS_PER_RESERVATION)
+
 
 class TicketChoiceSerializer(serializers.Serializer):
-    seat = serializers.IntegerField(min_value=1, help_text="Session-seat id from the seat map.")
+    seat = serializers.IntegerField(min_value=1, help_text=SESSION_SEAT_ID)
     type = serializers.ChoiceField(
         choices=TicketType.choices,
         default=TicketType.FULL,
@@ -21,21 +36,22 @@ class TicketChoiceSerializer(serializers.Serializer):
 class ReservationInputSerializer(serializers.Serializer):
     """`seats` (all full price) or `tickets` (a type per seat), not both."""
 
-    session = serializers.IntegerField(min_value=1)
+    session = serializers.IntegerField(min_value=1, help_text="Id of the session (screening).")
     seats = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, help_text=SESSION_SEAT_ID),
         allow_empty=False,
-        max_length=100,
+        max_length=_MAX_LISTED,
         required=False,
-        help_text="Session-seat ids from the seat map (at most MAX_SEATS_PER_RESERVATION, 10), "
-        "all full price.",
+        help_text="Session-seat ids from `GET /api/v1/sessions/{id}/seats`, all full price; "
+        "at most `MAX_SEATS_PER_RESERVATION` (`maxItems`), more is 400 `too_many_seats`.",
     )
     tickets = TicketChoiceSerializer(
         many=True,
         allow_empty=False,
-        max_length=100,
+        max_length=_MAX_LISTED,
         required=False,
-        help_text="Instead of `seats`: each seat with its ticket type.",
+        help_text="Instead of `seats`: each session seat with its ticket type; as many as "
+        "`seats` allows.",
     )
 
     def validate(self, attrs: dict) -> dict:
@@ -52,8 +68,18 @@ class ReservationInputSerializer(serializers.Serializer):
         return attrs
 
 
-_MAX_LISTED = 100  # the serializer's max_length for `seats` and `tickets`
 _TICKET_TYPES = frozenset(TicketType.values)
+
+
+class ReservationQuerySerializer(serializers.Serializer):
+    hold_seconds = serializers.IntegerField(
+        required=False,
+        help_text="For trying the flow by hand only: hold for this many seconds instead of "
+        "`RESERVATION_TTL_SECONDS` (30 by default), from 1 up to `TRY_FLOW_HOLD_SECONDS_MAX` "
+        "(600 by default; 0, as in production, refuses the parameter with "
+        "`hold_seconds_not_allowed`). Outside the range: `hold_seconds_out_of_range`. The hold "
+        "still ends at its `expires_at`, like any other.",
+    )
 
 
 def _positive_int(value: object) -> bool:
@@ -94,7 +120,7 @@ def reservation_input(data: object) -> dict | None:
 
 
 class ReservedSeatSerializer(serializers.ModelSerializer):
-    id = serializers.IntegerField(source="session_seat_id")
+    id = serializers.IntegerField(source="session_seat_id", help_text=SESSION_SEAT_ID)
     label = serializers.CharField(source="session_seat.seat.label")
     type = serializers.ChoiceField(source="ticket_type", choices=TicketType.choices)
 
@@ -119,8 +145,14 @@ class ReservationOutputSerializer(serializers.ModelSerializer):
         return effective_status(reservation)
 
 
+@extend_schema_serializer(component_name="SessionSeat")
 class SeatMapEntrySerializer(serializers.Serializer):
-    id = serializers.IntegerField(help_text="Session-seat id, used to reserve the seat.")
+    """A seat of one session (screening), with its live status: its `id` is what
+    `POST /api/v1/reservations` takes, and differs from the room seat's id."""
+
+    id = serializers.IntegerField(
+        help_text="Session-seat id, used to reserve the seat (`seats`, `tickets[].seat`)."
+    )
     label = serializers.CharField()
     row = serializers.CharField()
     number = serializers.IntegerField()

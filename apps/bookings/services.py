@@ -71,6 +71,27 @@ def _check_seat_count(seat_ids: list[int]) -> None:
         )
 
 
+def hold_seconds_for(requested: int | None) -> int:
+    """How long a new hold lasts: `RESERVATION_TTL_SECONDS`, or the `requested` seconds of a
+    person trying the flow by hand, where `TRY_FLOW_HOLD_SECONDS_MAX` allows them."""
+    if requested is None:
+        return settings.RESERVATION_TTL_SECONDS
+    longest = settings.TRY_FLOW_HOLD_SECONDS_MAX
+    if longest <= 0:
+        raise InvalidInput(
+            _("A chosen hold time (hold_seconds) is not available here."),
+            field="hold_seconds",
+            code="hold_seconds_not_allowed",
+        )
+    if not 1 <= requested <= longest:
+        raise InvalidInput(
+            _("hold_seconds must be between 1 and %(max)d.") % {"max": longest},
+            field="hold_seconds",
+            code="hold_seconds_out_of_range",
+        )
+    return requested
+
+
 def _check_seats_belong(seat_ids: list[int], found: set[int]) -> None:
     foreign = sorted(set(seat_ids) - found)
     if foreign:
@@ -213,6 +234,7 @@ def _insert_hold(
     seats: list[SessionSeat],
     half_price: Collection[int],
     now: datetime,
+    hold_seconds: int,
 ) -> tuple[Reservation, list[ReservationSeat]]:
     """Write a new reservation and its seats, each with its ticket type and the price of that
     type now; returns them as the ORM builds rows it read (`from_db`), with the session, user
@@ -226,7 +248,7 @@ def _insert_hold(
         "user_id": user.id,
         "session_id": session.id,
         "status": Reservation.Status.PENDING,
-        "expires_at": now + timedelta(seconds=settings.RESERVATION_TTL_SECONDS),
+        "expires_at": now + timedelta(seconds=hold_seconds),
         "total": sum(seat_prices, Decimal(0)),
         "created_at": now,
     }
@@ -275,6 +297,7 @@ def _reserve_in_database(
     session: Session,
     seat_ids: list[int],
     half_price: Collection[int],
+    hold_seconds: int,
 ) -> Reservation:
     with transaction.atomic():
         seats = locks.lock_session_seats(session_id=session.id, seat_ids=seat_ids)
@@ -308,6 +331,7 @@ def _reserve_in_database(
                 seats=seats,
                 half_price=half_price,
                 now=now,
+                hold_seconds=hold_seconds,
             )
 
         _keep_seat_keys_on_commit(reservation, seat_ids)
@@ -330,13 +354,19 @@ def _reserve_in_database(
 
 
 def reservation_create(
-    *, user, session_id: int, seat_ids: list[int], half_price: Collection[int] = ()
+    *,
+    user,
+    session_id: int,
+    seat_ids: list[int],
+    half_price: Collection[int] = (),
+    hold_seconds: int | None = None,
 ) -> Reservation:
     """Hold the seats for the user, all or none, until the reservation's `expires_at`. The
     seats in `half_price` are half-price tickets (at most `HALF_PRICE_SHARE` of the session's
-    seats are, at once); the others full price."""
+    seats are, at once); the others full price. `hold_seconds`: see `hold_seconds_for`."""
     session = _open_session(session_id)
     _check_seat_count(seat_ids)
+    hold_seconds = hold_seconds_for(hold_seconds)
     half_price = frozenset(half_price)
     if not half_price <= set(seat_ids):
         raise InvalidInput(
@@ -351,7 +381,7 @@ def reservation_create(
         session_id=session.id,
         seat_ids=seat_ids,
         owner=reservation_id,
-        ttl_seconds=min(locks.IN_FLIGHT_SECONDS, settings.RESERVATION_TTL_SECONDS),
+        ttl_seconds=min(locks.IN_FLIGHT_SECONDS, hold_seconds),
     )
     if taken:
         metrics.RESERVATIONS.labels(outcome="conflict").inc()
@@ -367,6 +397,7 @@ def reservation_create(
             session=session,
             seat_ids=seat_ids,
             half_price=half_price,
+            hold_seconds=hold_seconds,
         )
     except BaseException as exc:
         # Exactly the keys this request took, and only if they are still ours.

@@ -14,9 +14,11 @@ from apps.api.idempotency import idempotent
 from apps.api.openapi import IDEMPOTENCY_KEY_HEADER, problems
 
 from . import seat_map, selectors, services
+from .openapi import RESERVATION_EXAMPLES
 from .serializers import (
     ReservationInputSerializer,
     ReservationOutputSerializer,
+    ReservationQuerySerializer,
     SeatMapEntrySerializer,
     reservation_data,
     reservation_input,
@@ -36,14 +38,16 @@ class ReservationCreateView(APIView):
     @extend_schema(
         summary="Hold seats of a session",
         description=(
-            "Holds all the seats or none until `expires_at` (30 s by default). Losers of a race "
+            "Holds all the seats or none until `expires_at` (30 s by default; trying the flow by "
+            "hand, see `hold_seconds`). Losers of a race "
             "get 409 `seats_unavailable` listing the taken seat ids in `unavailable_seats`. "
             "Send `seats` (all full price) or `tickets` with a type per seat: at most "
             "`HALF_PRICE_SHARE` (40 %) of a session's seats are held or sold as half price at "
             "once. Each seat's type and price are fixed when it is held."
         ),
-        parameters=[IDEMPOTENCY_KEY_HEADER],
+        parameters=[IDEMPOTENCY_KEY_HEADER, ReservationQuerySerializer],
         request=ReservationInputSerializer,
+        examples=RESERVATION_EXAMPLES,
         responses={
             201: ReservationOutputSerializer,
             **problems(
@@ -55,7 +59,7 @@ class ReservationCreateView(APIView):
                 429,
                 s400="Invalid input: `invalid` (e.g. both `seats` and `tickets`), "
                 "`duplicate_seats`, `too_many_seats`, `invalid_seats` (not of this session), "
-                "`session_not_open`.",
+                "`session_not_open`, `hold_seconds_not_allowed`, `hold_seconds_out_of_range`.",
                 s409="`seats_unavailable` (member `unavailable_seats`; also for a blocked seat), "
                 "`half_price_sold_out` (member `half_price_left`), `seats_busy` or "
                 "`idempotency_key_in_use` (both with `Retry-After`).",
@@ -68,6 +72,11 @@ class ReservationCreateView(APIView):
             data = ReservationInputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             validated = data.validated_data
+        hold_seconds = None
+        if request.query_params:  # rare: only people trying the flow by hand send it
+            query = ReservationQuerySerializer(data=request.query_params)
+            query.is_valid(raise_exception=True)
+            hold_seconds = query.validated_data.get("hold_seconds")
 
         def reserve() -> Response:
             reservation = services.reservation_create(
@@ -75,6 +84,7 @@ class ReservationCreateView(APIView):
                 session_id=validated["session"],
                 seat_ids=validated["seats"],
                 half_price=validated["half_price"],
+                hold_seconds=hold_seconds,
             )
             body = reservation_data(reservation)
             return Response(

@@ -1,4 +1,5 @@
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from .layout import MAX_ROWS, MAX_SEATS_PER_ROW, ROW_PATTERN, SeatPosition, grid
@@ -14,7 +15,16 @@ class CinemaSerializer(serializers.ModelSerializer):
         validators: list = []
 
 
+@extend_schema_serializer(component_name="RoomSeat")
 class SeatSerializer(serializers.ModelSerializer):
+    """A seat of the room's layout. Not reservable by this id: each session of the room has its
+    own seats (`SessionSeat`, `GET /api/v1/sessions/{id}/seats`), with their own ids."""
+
+    id = serializers.IntegerField(
+        read_only=True,
+        help_text="Room-seat id (the layout). Reservations take session-seat ids instead.",
+    )
+
     class Meta:
         model = Seat
         fields = ("id", "row", "number", "label", "category")
@@ -64,7 +74,9 @@ class RoomInputSerializer(serializers.Serializer):
     seats_per_row = serializers.IntegerField(
         min_value=1, max_value=MAX_SEATS_PER_ROW, required=False
     )
-    seats = SeatPositionSerializer(many=True, required=False, max_length=MAX_ROWS * 60)
+    seats = SeatPositionSerializer(
+        many=True, required=False, max_length=MAX_ROWS * MAX_SEATS_PER_ROW
+    )
     blocked = _label_list(_("Seats out of sale: never reservable."))
     wheelchair = _label_list(_("Wheelchair spaces."))
     companion = _label_list(_("Companion seats, next to wheelchair spaces."))

@@ -273,7 +273,7 @@ REST_FRAMEWORK = {
         "reservations_ip": THROTTLE_RESERVATIONS_IP,
     },
     "EXCEPTION_HANDLER": "apps.api.exception_handler.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.api.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -283,18 +283,42 @@ REST_FRAMEWORK["NUM_PROXIES"] = env.int("NUM_PROXIES", default=0)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cinema ticketing API",
-    "DESCRIPTION": (
-        "Ticket sales for a cinema chain: catalogue, seat maps, seat holds and payments. "
-        "Errors are RFC 9457 problem details with a stable `code`. Authenticate with the "
-        "`X-Session-Token` returned by `POST /_allauth/app/v1/auth/login`."
-    ),
+    "DESCRIPTION": """Ticket sales for a cinema chain: catalogue, seat maps, seat holds and
+payments. Errors are RFC 9457 problem details with a stable `code` (allauth's sign-up, login
+and logout answer in allauth's own JSON). Operations with a padlock need the `X-Session-Token`
+returned by `POST /_allauth/app/v1/auth/login` or `/signup`; the others are public.
+
+**Seat ids.** A room's seats (`RoomSeat`, `GET /api/v1/rooms/{id}`) are its layout. Each session
+(screening) has its own seats (`SessionSeat`, `GET /api/v1/sessions/{id}/seats`) with other ids:
+reservations take those session-seat ids.
+
+## Try the flow
+1. `POST /_allauth/app/v1/auth/signup` (or `/login`) with an e-mail and a password; copy
+   `meta.session_token` into **Authorize** (`SessionToken`).
+2. `GET /api/v1/sessions` for a session id, then `GET /api/v1/sessions/{id}/seats` for the ids
+   of seats whose `status` is `available`.
+3. `POST /api/v1/reservations?hold_seconds=300` with those ids (the examples' ids are
+   placeholders, a 404 as they are). A hold lasts 30 s by default, too short to go on by hand;
+   `hold_seconds` gives this hold longer, where the server allows it (not in production:
+   `hold_seconds_not_allowed`). The hold still ends at its `expires_at`.
+4. `POST /api/v1/reservations/{id}/payment` with a `token` (the sandbox approves any but
+   `tok_declined`), then `GET /api/v1/me/purchases`. `DELETE /api/v1/reservations/{id}` gives
+   unpaid seats back at once.""",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # ReDoc's bundle from the sidecar too: the docs work without a CDN.
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # The X-Session-Token scheme and each operation's requirement: apps.api.openapi.
+    # allauth's sign-up, login and logout are not DRF views: described in apps.accounts.openapi.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.accounts.openapi.add_auth_endpoints",
+        "apps.bookings.openapi.reservation_limits",
+    ],
     # Several models have a `status`: each enum is named after its model.
     "ENUM_NAME_OVERRIDES": {
         "ReservationStatusEnum": "apps.bookings.models.Reservation.Status",
@@ -353,6 +377,9 @@ DJANGO_STRUCTLOG_CELERY_ENABLED = True
 
 # --- Product settings --------------------------------------------------------------------------
 RESERVATION_TTL_SECONDS = env.int("RESERVATION_TTL_SECONDS", default=30)
+# A person trying the flow by hand (Swagger UI) cannot pay within 30 s: `POST /reservations
+# ?hold_seconds=N` holds for N seconds, 1 to this many. 0 refuses the parameter; production does.
+TRY_FLOW_HOLD_SECONDS_MAX = env.int("TRY_FLOW_HOLD_SECONDS_MAX", default=600)
 # `manage.py seed_demo` makes users with published passwords: allowed locally, refused by the
 # hardened settings unless asked for (the compose demo asks).
 DEMO_DATA_ALLOWED = env.bool("DEMO_DATA_ALLOWED", default=True)

@@ -12,3 +12,12 @@ if PAYMENT_PROVIDER != "stripe":
         f"PAYMENT_PROVIDER={PAYMENT_PROVIDER!r}: production settings take a real provider "
         "(stripe); the sandbox provider runs with cinema.settings.demo or base only."
     )
+
+# Holds chosen by hand (`?hold_seconds=`) are for trying the API, never for real buyers: a
+# long hold would let anyone keep seats off sale.
+TRY_FLOW_HOLD_SECONDS_MAX = env.int("TRY_FLOW_HOLD_SECONDS_MAX", default=0)
+if TRY_FLOW_HOLD_SECONDS_MAX != 0:
+    raise ImproperlyConfigured(
+        f"TRY_FLOW_HOLD_SECONDS_MAX={TRY_FLOW_HOLD_SECONDS_MAX}: holds of a chosen length are "
+        "for trying the API; production settings keep them off (0)."
+    )

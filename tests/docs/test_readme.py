@@ -256,8 +256,12 @@ def schema_endpoints() -> dict[str, set[str]]:
 
 
 def test_the_endpoint_table_matches_the_openapi_schema():
-    api, not_built, _ = readme_endpoints()
+    api, not_built, other = readme_endpoints()
     schema = schema_endpoints()
+    # allauth's sign-up, login and logout are in the schema too, listed among the other paths.
+    auth = {path for path in schema if path.startswith("/_allauth/")}
+    assert auth <= {_normalise(path) for path in other}, "auth paths missing from the table"
+    schema = {path: methods for path, methods in schema.items() if path not in auth}
     assert set(api) - set(schema) == set(), "in the README's table, not in the API"
     assert set(schema) - set(api) == set(), "in the API, missing from the README's table"
     wrong = {path: (api[path], schema[path]) for path in api if api[path] != schema[path]}

@@ -357,3 +357,18 @@ def test_compose_nginx_passes_the_host_with_its_port_and_the_scheme(compose):
     assert "proxy_set_header Host $http_host;" in proxy
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in proxy
     assert compose["services"]["nginx"]["ports"] == ["8000:8000"]
+
+
+def test_holds_of_a_chosen_length_are_off_in_production_and_on_in_the_demo():
+    script = "from django.conf import settings; print(settings.TRY_FLOW_HOLD_SECONDS_MAX)"
+    for module, longest in ((PRODUCTION, "0"), (DEMO, "600")):
+        result = manage("shell", "-c", script, env=production_env(DJANGO_SETTINGS_MODULE=module))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == longest, module
+
+
+def test_production_refuses_holds_of_a_chosen_length():
+    result = manage("check", env=production_env(TRY_FLOW_HOLD_SECONDS_MAX="600"))
+
+    assert result.returncode != 0
+    assert "TRY_FLOW_HOLD_SECONDS_MAX=600" in result.stderr
