@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from amqp.exceptions import NotFound
 from django.conf import settings
 
 from apps.bookings.consumers import ExpirySchedulerConsumer
@@ -43,6 +44,9 @@ def fault_worker(task_queue: str, **env: str) -> Iterator:
 
 def consuming(process, task_queue: str) -> bool:
     assert process.poll() is None, "the worker exited"
-    return all(queue_state(c.queue_name)[1] >= 1 for c in CONSUMERS) and (
-        queue_state(task_queue)[1] >= 1
-    )
+    try:
+        return all(queue_state(c.queue_name)[1] >= 1 for c in CONSUMERS) and (
+            queue_state(task_queue)[1] >= 1
+        )
+    except NotFound:  # a starting worker declares its task queue after its event consumers
+        return False
