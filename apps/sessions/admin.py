@@ -1,12 +1,11 @@
 from django import forms
-from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
+from django.contrib import admin
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import Movie
-from apps.core.admin import ReadOnlyTabularInline
-from apps.core.errors import ApplicationError, InvalidInput
+from apps.core.admin import ReadOnlyTabularInline, ServiceErrorsAsMessages
+from apps.core.errors import InvalidInput
 from apps.rooms.models import Room
 
 from . import services
@@ -77,7 +76,7 @@ class SessionAdminForm(forms.ModelForm):
 
 
 @admin.register(Session)
-class SessionAdmin(LocalTimes, admin.ModelAdmin):
+class SessionAdmin(ServiceErrorsAsMessages, LocalTimes, admin.ModelAdmin):
     form = SessionAdminForm
     list_display = ["movie", "room", "local_start", "local_end", "price", "status"]
     list_filter = ["status", "starts_at", "room__cinema", "room", "movie"]
@@ -103,15 +102,6 @@ class SessionAdmin(LocalTimes, admin.ModelAdmin):
         # Only until the first hold, which this app does not know about: the page that serves
         # sessions with their sales (payments) says when.
         return False
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ApplicationError as error:
-            # The service checks again, under its locks, what the form checked a moment ago:
-            # someone else got there first (a hold, a session in the room). Nothing was saved.
-            self.message_user(request, str(error.detail), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj: Session, form, change: bool) -> None:
         created = services.session_create(
