@@ -110,9 +110,16 @@ class SessionAdmin(ServiceErrorsAsMessages, LocalTimes, admin.ModelAdmin):
         obj.pk = created.pk
 
 
-# A movie's and a room's pages list their sessions. Sessions build on catalog and rooms, so the
-# inline is added here, to their admin classes, rather than imported by them.
-for model in (Movie, Room):
+def room_layout_fixed(model_admin: admin.ModelAdmin, room: Room) -> bool:
+    # Every session, a past or cancelled one too, copied the room's seats and its tickets name
+    # them: from the first one on, only the seats' categories may change.
+    return Session.objects.filter(room=room).exists()
+
+
+# A movie's and a room's pages list their sessions, and a room's layout is fixed by them.
+# Sessions build on catalog and rooms, so this is added here, to their admin classes, rather
+# than imported by them.
+for model, extra in ((Movie, {}), (Room, {"layout_fixed": room_layout_fixed})):
     model_admin = type(admin.site.get_model_admin(model))
     admin.site.unregister(model)
     admin.site.register(
@@ -120,6 +127,6 @@ for model in (Movie, Room):
         type(
             f"{model_admin.__name__}WithSessions",
             (model_admin,),
-            {"inlines": [SessionInline, *model_admin.inlines]},
+            {"inlines": [SessionInline, *model_admin.inlines], **extra},
         ),
     )
