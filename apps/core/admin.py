@@ -1,6 +1,9 @@
 """Admin building blocks shared by the apps."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+
+from .errors import ApplicationError
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -28,3 +31,16 @@ class ReadOnlyTabularInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ServiceErrorsAsMessages:
+    """Mix into a ModelAdmin whose save_model calls services. The service checks again, under
+    its locks, what the form checked a moment ago; when someone else got there first, its
+    application error becomes a message on the same page, and nothing was saved."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ApplicationError as error:
+            self.message_user(request, str(error.detail), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())

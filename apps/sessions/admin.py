@@ -1,12 +1,11 @@
 from django import forms
-from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
+from django.contrib import admin
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import Movie
-from apps.core.admin import ReadOnlyTabularInline
-from apps.core.errors import ApplicationError, InvalidInput
+from apps.core.admin import ReadOnlyTabularInline, ServiceErrorsAsMessages
+from apps.core.errors import InvalidInput
 from apps.rooms.models import Room
 
 from . import services
@@ -80,7 +79,7 @@ class SessionAdminForm(forms.ModelForm):
 
 
 @admin.register(Session)
-class SessionAdmin(LocalTimes, admin.ModelAdmin):
+class SessionAdmin(ServiceErrorsAsMessages, LocalTimes, admin.ModelAdmin):
     form = SessionAdminForm
     list_display = ["movie", "room", "local_start", "local_end", "price", "status"]
     list_filter = ["status", "starts_at", "room__cinema", "room", "movie"]
@@ -107,15 +106,6 @@ class SessionAdmin(LocalTimes, admin.ModelAdmin):
         # sessions with their sales (payments) says when.
         return False
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ApplicationError as error:
-            # The service checks again, under its locks, what the form checked a moment ago:
-            # someone else got there first (a hold, a session in the room). Nothing was saved.
-            self.message_user(request, str(error.detail), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
     def save_model(self, request, obj: Session, form, change: bool) -> None:
         created = services.session_create(
             movie=obj.movie, room=obj.room, starts_at=obj.starts_at, price=obj.price
@@ -123,9 +113,16 @@ class SessionAdmin(LocalTimes, admin.ModelAdmin):
         obj.pk = created.pk
 
 
-# A movie's and a room's pages list their sessions. Sessions build on catalog and rooms, so the
-# inline is added here, to their admin classes, rather than imported by them.
-for model in (Movie, Room):
+def room_layout_fixed(model_admin: admin.ModelAdmin, room: Room) -> bool:
+    # Every session, a past or cancelled one too, copied the room's seats and its tickets name
+    # them: from the first one on, only the seats' categories may change.
+    return Session.objects.filter(room=room).exists()
+
+
+# A movie's and a room's pages list their sessions, and a room's layout is fixed by them.
+# Sessions build on catalog and rooms, so this is added here, to their admin classes, rather
+# than imported by them.
+for model, extra in ((Movie, {}), (Room, {"layout_fixed": room_layout_fixed})):
     model_admin = type(admin.site.get_model_admin(model))
     admin.site.unregister(model)
     admin.site.register(
@@ -133,6 +130,6 @@ for model in (Movie, Room):
         type(
             f"{model_admin.__name__}WithSessions",
             (model_admin,),
-            {"inlines": [SessionInline, *model_admin.inlines]},
+            {"inlines": [SessionInline, *model_admin.inlines], **extra},
         ),
     )
