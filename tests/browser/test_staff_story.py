@@ -30,9 +30,16 @@ def log_in(browser, base: str, email: str) -> WebDriverWait:
     wait.until(seen.presence_of_element_located((By.NAME, "username")))
     browser.find_element(By.NAME, "username").send_keys(email)
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    submit(browser, wait, browser.find_element(By.CSS_SELECTOR, "input[type=submit]"))
     wait.until(seen.presence_of_element_located((By.ID, "content-main")))
     return wait
+
+
+def submit(browser, wait: WebDriverWait, button) -> None:
+    """Click a button that loads a new page, and wait until the old one is gone."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    button.click()
+    wait.until(seen.staleness_of(page))
 
 
 def present(wait: WebDriverWait, selector: str):
@@ -56,7 +63,7 @@ def test_staff_enter_correct_and_cancel_sessions_in_local_time(browser, live_ser
     browser.find_element(By.NAME, "title_pt_br").send_keys("Filme X")
     browser.find_element(By.NAME, "duration_minutes").send_keys("100")
     screenshot(browser, "movie-form")
-    browser.find_element(By.NAME, "_save").click()
+    submit(browser, wait, browser.find_element(By.NAME, "_save"))
     success_message(browser, wait)
     assert Movie.objects.filter(title_pt_br="Filme X").exists()
 
@@ -78,7 +85,7 @@ def test_staff_enter_correct_and_cancel_sessions_in_local_time(browser, live_ser
     time_field.send_keys("19:30:00")
     browser.find_element(By.NAME, "price").send_keys("25,00")
     screenshot(browser, "session-form")
-    browser.find_element(By.NAME, "_save").click()
+    submit(browser, wait, browser.find_element(By.NAME, "_save"))
     message = success_message(browser, wait)
     screenshot(browser, "session-saved")
     session = Session.objects.get(movie__title_pt_br="Filme X")
@@ -97,7 +104,7 @@ def test_staff_enter_correct_and_cancel_sessions_in_local_time(browser, live_ser
     assert "19:30" in browser.find_element(By.TAG_NAME, "h2").text + browser.title
     price.clear()
     price.send_keys("30,00")
-    browser.find_element(By.NAME, "_save").click()
+    submit(browser, wait, browser.find_element(By.NAME, "_save"))
     success_message(browser, wait)
     session.refresh_from_db()
     assert session.price == Decimal("30.00")
@@ -109,13 +116,13 @@ def test_staff_enter_correct_and_cancel_sessions_in_local_time(browser, live_ser
     wait.until(seen.presence_of_element_located((By.ID, "result_list")))
     browser.find_element(By.CSS_SELECTOR, f"[name=_selected_action][value='{sold.pk}']").click()
     Select(browser.find_element(By.NAME, "action")).select_by_value("cancel_sessions")
-    browser.find_element(By.NAME, "index").click()
+    submit(browser, wait, browser.find_element(By.NAME, "index"))
     confirmation = wait.until(seen.presence_of_element_located((By.ID, "content-main"))).text
     screenshot(browser, "cancel-confirmation")
     assert "2" in confirmation
     sold.refresh_from_db()
     assert sold.status == Session.Status.SCHEDULED  # nothing happens before the confirmation
-    browser.find_element(By.CSS_SELECTOR, "#content-main input[type=submit]").click()
+    submit(browser, wait, browser.find_element(By.CSS_SELECTOR, "#content-main input[type=submit]"))
     message = success_message(browser, wait)
     screenshot(browser, "cancelled")
     sold.refresh_from_db()
