@@ -4,8 +4,11 @@
    the hold's TTL, so the losers of a rush fail fast without touching PostgreSQL. Keys are only
    ever deleted by their owner (compare-and-delete).
 2. PostgreSQL: the session-seat rows are locked in primary-key order (`ORDER BY id FOR UPDATE`),
-   then the reservations found on them, also in primary-key order, so two transactions can never
-   wait on each other in a cycle. A hold with half-price seats then takes the session's
+   each with its session row FOR KEY SHARE in the same statement (so a hold reads the session as
+   a correction or a cancellation committed it while the hold waited, never an older copy), then
+   the reservations found on them, also in primary-key order, so two transactions can never
+   wait on each other in a cycle. A session's correction locks all its seats, in the same
+   order, before its session row: it waits for the holds under way, or they wait for it. A hold with half-price seats then takes the session's
    half-price lock (an advisory lock), so the places left are counted under it. A sale then
    takes its session row FOR KEY SHARE, which sales share and a cancellation waits for; so does
    a check-in at the door. The payments app locks a payment (and its sale) before the
@@ -136,15 +139,28 @@ JOIN {seat} seat ON seat.id = ss.seat_id
 JOIN {session} s ON s.id = ss.session_id
 WHERE ss.session_id = %s AND ss.id = ANY(%s)
 ORDER BY ss.id
-FOR UPDATE OF ss
+FOR UPDATE OF ss FOR KEY SHARE OF s
 """
+
+
+def lock_all_session_seats(*, session_id: int) -> None:
+    """Lock every seat of the session in primary-key order (a correction of the session, before
+    it locks the session row): holds under way finish first, later ones wait for the caller."""
+    set_lock_timeout(settings.LOCK_TIMEOUT_SECONDS)
+    list(
+        SessionSeat.objects.filter(session_id=session_id)
+        .order_by("id")
+        .select_for_update()
+        .values_list("id", flat=True)
+    )
 
 
 def lock_session_seats(*, session_id: int, seat_ids: list[int]) -> list[SessionSeat]:
     """Lock the given seats of the session in primary-key order, waiting at most the lock timeout.
 
     Must run inside a transaction. Seats that are not of the session are simply not returned.
-    Each seat comes with its seat (label) and its session row as it is now (not locked).
+    Each seat comes with its seat (label) and its session row as it is now, locked FOR KEY
+    SHARE: a row changed while this waited is read again as it was committed.
     """
     set_lock_timeout(settings.LOCK_TIMEOUT_SECONDS)
     sql = _LOCK_SEATS_SQL.format(

@@ -559,16 +559,22 @@ def session_correct(
     """Correct a session's movie, time, room or price, by the rules of a new session, until the
     first hold of one of its seats; after that, buyers count on its terms and it can only be
     cancelled (SessionOnSale)."""
+    # The documented lock order (locks.py): the seats, then the session row.
+    locks.lock_all_session_seats(session_id=session_id)
     session = session_services.session_lock(session_id=session_id)
     if selectors.session_ever_held(session_id):
         raise SessionOnSale()
     moved = session.room_id != room.pk
+    rescheduled = session.starts_at != starts_at
     session = session_services.session_update(
         session=session, movie=movie, room=room, starts_at=starts_at, price=price
     )
     if moved:
-        # Its seats are now another room's: the cached map and the open streams show old ones.
+        # Its seats are now another room's: the cached map shows old ones.
         transaction.on_commit(lambda: seat_map_cache.changed(session_id))
+    if moved or rescheduled:
+        # Open streams show the old seats, or end at the old start (read when they connected):
+        # they end, and reconnect to a snapshot of the session as it is now.
         live_seats_end_on_commit(session_id=session_id, reason="session_moved")
     return session
 

@@ -116,3 +116,19 @@ def test_a_moved_sessions_cached_map_and_open_streams_give_way_to_the_new_seats(
     assert len(new) == 30
     last = get_redis_connection("default").xrevrange(seat_stream.stream_key(session.pk), count=1)
     assert last[0][1][b"end"] == b"session_moved"
+
+
+def test_a_rescheduled_session_ends_open_streams_and_a_new_price_alone_does_not(
+    session, django_capture_on_commit_callbacks
+):
+    stream = seat_stream.stream_key(session.pk)
+    redis = get_redis_connection("default")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        correct(session, price=Decimal("31.00"))
+    assert redis.xrevrange(stream, count=1) == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        correct(session, starts_at=session.starts_at + timedelta(hours=3))
+    last = redis.xrevrange(stream, count=1)
+    assert last[0][1][b"end"] == b"session_moved"
