@@ -181,7 +181,10 @@ class Hub:
         if after > last:
             return None  # from another stream's lifetime (this one expired and began again)
         if after == last:
-            return []
+            # Nothing since, unless `after` is the stream's `end` (a session moved to another
+            # room or time): its map is a new one, so only a snapshot is right.
+            newest = info.get("last-entry")
+            return None if newest is not None and b"end" in newest[1] else []
         first = info.get("first-entry")
         never_trimmed = info["entries-added"] == info["length"]
         if not never_trimmed and (first is None or parse_id(first[0]) > after):

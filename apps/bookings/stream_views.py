@@ -344,8 +344,8 @@ class SeatMapStreamSchema(APIView):
             "missed, or a fresh `snapshot` when it is too old. A comment line `: keep-alive` "
             "every 15 s. The stream ends with an event `end` "
             '(`{"reason": "session_started"|"session_cancelled"|"session_moved"}`; moved: staff '
-            "gave the session, before any hold, another room and so other seats; reconnect "
-            "for its new map); a client that does not keep "
+            "gave the session, before any hold, another room or time; reconnecting gets a "
+            "snapshot of it as it is now); a client that does not keep "
             'up gets `dropped` (`{"reason", "last_event_id"}`) and should reconnect. A session '
             "that has started or is cancelled answers 204 (an EventSource then stops retrying)."
         ),

@@ -17,7 +17,7 @@ from django.utils import timezone
 from apps.bookings import seat_stream, services
 from apps.payments import refunds
 from tests.concurrency import free_port
-from tests.factories import UserFactory, hold, make_overdue, make_session
+from tests.factories import UserFactory, hold, make_overdue, make_room, make_session
 from tests.helpers import seat_ids as first_seat_ids
 from tests.metrics import scrape
 from tests.processes import login_over_http, stream_server, web_server
@@ -384,3 +384,33 @@ def test_streams_opening_together_share_a_snapshot_yet_a_later_change_is_never_m
         finally:
             for listener in crowd:
                 listener.close()
+
+
+def test_a_stream_resumed_after_its_session_moved_gets_the_new_map():
+    """`end` (`session_moved`) carries an id, which an EventSource sends back when it reconnects:
+    nothing came after it, yet the old map is wrong, so a snapshot comes."""
+    session = make_session()
+    bigger = make_room(rows=5, seats_per_row=6)
+    with stream_server(free_port()) as streams:
+        listener = Listener(stream_url(streams, session.id))
+        try:
+            assert len(listener.next().json()) == 20
+            services.session_correct(
+                session_id=session.pk,
+                movie=session.movie,
+                room=bigger,
+                starts_at=session.starts_at,
+                price=session.price,
+            )
+            end = listener.next()
+            assert end.event == "end"
+            assert end.json() == {"reason": "session_moved"}
+        finally:
+            listener.close()
+        resumed = Listener(stream_url(streams, session.id), last_event_id=end.id)
+        try:
+            snapshot = resumed.next()
+            assert snapshot.event == "snapshot"
+            assert len(snapshot.json()) == 30
+        finally:
+            resumed.close()
