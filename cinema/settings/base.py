@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from apps.ops.log_config import configure_structlog, logging_config
@@ -131,10 +132,13 @@ REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.25)
 # REDIS_SENTINEL_MASTER and follows a failover; REDIS_URL then gives only the database number and
 # password (apps.core.redis_connections; docs/scaling.md).
 REDIS_SENTINELS = [
-    (host, int(port))
+    (host.strip(), int(port))
     for host, _, port in (item.rpartition(":") for item in env.list("REDIS_SENTINELS", default=[]))
 ]
 REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="cinema")
+if REDIS_SENTINEL_MASTER.lower() != REDIS_SENTINEL_MASTER:
+    # django-redis reads the name where a host would be, lower-cased: the others would not.
+    raise ImproperlyConfigured("REDIS_SENTINEL_MASTER must be lower case.")
 
 
 def _redis_cache_location() -> str:

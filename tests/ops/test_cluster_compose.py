@@ -59,6 +59,14 @@ def config_file(cluster: dict, service: dict, target: str) -> str:
     return (ROOT / cluster["configs"][source]["file"]).read_text()
 
 
+def test_the_cluster_is_a_project_of_its_own(cluster):
+    # Not the single-node file's project: its volumes (a database made without the replication
+    # role) and containers are never taken over.
+    single = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert cluster["name"] == "cinema-cluster"
+    assert single.get("name") != cluster["name"]
+
+
 def test_every_app_process_is_a_make_target_of_the_one_image(services, make_targets):
     apps = app_services(services)
     assert [name for name, s in apps.items() if "build" in s] == ["migrate"]
