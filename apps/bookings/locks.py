@@ -4,15 +4,15 @@
    the hold's TTL, so the losers of a rush fail fast without touching PostgreSQL. Keys are only
    ever deleted by their owner (compare-and-delete).
 2. PostgreSQL: the session-seat rows are locked in primary-key order (`ORDER BY id FOR UPDATE`),
-   each with its session row FOR KEY SHARE in the same statement (so a hold reads the session as
-   a correction or a cancellation committed it while the hold waited, never an older copy), then
-   the reservations found on them, also in primary-key order, so two transactions can never
-   wait on each other in a cycle. A session's correction locks all its seats, in the same
-   order, before its session row: it waits for the holds under way, or they wait for it. A hold with half-price seats then takes the session's
-   half-price lock (an advisory lock), so the places left are counted under it. A sale then
-   takes its session row FOR KEY SHARE, which sales share and a cancellation waits for; so does
-   a check-in at the door. The payments app locks a payment (and its sale) before the
-   reservation it pays.
+   each with its session row FOR KEY SHARE in the same statement (so a hold reads the session as a
+   correction or a cancellation committed it while the hold waited, never an older copy), then the
+   reservations found on them, also in primary-key order, so two transactions can never wait on
+   each other in a cycle. A session's correction locks all its seats, in the same order, before its
+   session row: it waits for the holds under way, or they wait for it. A hold with half-price seats
+   then takes the session's half-price lock (an advisory lock), so the places left are counted
+   under it. A sale then takes its session row FOR KEY SHARE, which sales share and a cancellation
+   waits for; so does a check-in at the door. The payments app locks a payment (and its sale)
+   before the reservation it pays.
 
 Redis is never the only guard: when it is down or slow the fast path reports "unknown" and the
 database alone decides.
