@@ -44,3 +44,21 @@ class ServiceErrorsAsMessages:
         except ApplicationError as error:
             self.message_user(request, str(error.detail), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
+
+
+class DeletesReadOnlyDependants:
+    """For a ModelAdmin whose rows own read-only rows (a ReadOnlyAdmin's, kept by a service) that
+    go with them on delete. Django's delete page asks for the delete permission of every row a
+    delete cascades to, and read-only rows have none, so it told even a superuser that they lack
+    a permission, and hid the real obstacle, the protected rows, behind that. Rows that only
+    follow their owner are no permission of their own: the page asks for none and names what
+    protects the row, if anything does."""
+
+    def get_deleted_objects(self, objs, request):
+        to_delete, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        read_only = {
+            str(model._meta.verbose_name)
+            for model, model_admin in self.admin_site._registry.items()
+            if isinstance(model_admin, ReadOnlyAdmin)
+        }
+        return to_delete, counts, perms_needed - read_only, protected

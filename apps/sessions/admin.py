@@ -4,7 +4,11 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import Movie
-from apps.core.admin import ReadOnlyTabularInline, ServiceErrorsAsMessages
+from apps.core.admin import (
+    DeletesReadOnlyDependants,
+    ReadOnlyTabularInline,
+    ServiceErrorsAsMessages,
+)
 from apps.core.errors import InvalidInput
 from apps.rooms.models import Room
 
@@ -79,7 +83,9 @@ class SessionAdminForm(forms.ModelForm):
 
 
 @admin.register(Session)
-class SessionAdmin(ServiceErrorsAsMessages, LocalTimes, admin.ModelAdmin):
+class SessionAdmin(
+    DeletesReadOnlyDependants, ServiceErrorsAsMessages, LocalTimes, admin.ModelAdmin
+):
     form = SessionAdminForm
     list_display = ["movie", "room", "local_start", "local_end", "price", "status"]
     list_filter = ["status", "starts_at", "room__cinema", "room", "movie"]
