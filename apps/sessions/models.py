@@ -139,4 +139,5 @@ class SessionSeat(ConstraintErrorsAtFields, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.session_id}:{self.seat.label}"
+        # Movie · cinema · room · local start · seat: what a ticket says.
+        return f"{self.session} · {self.seat.label}"

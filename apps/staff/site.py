@@ -13,6 +13,8 @@ class StaffAdminSite(admin.AdminSite):
     index_template = "admin/staff/index.html"
     # There is no public site to "view": the API docs are linked from the home page instead.
     site_url = None
+    # The lists need the width: the breadcrumbs and the home page lead everywhere instead.
+    enable_nav_sidebar = False
 
     def index(self, request, extra_context=None):
         return super().index(request, {**(extra_context or {}), **self.home(request)})
