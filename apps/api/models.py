@@ -12,16 +12,20 @@ class IdempotencyKey(ConstraintErrorsAtFields, models.Model):
     if that effect committed; a concurrent retry waits on the unique index and then replays it.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    method = models.CharField(max_length=10)
-    path = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
-    status_code = models.PositiveSmallIntegerField(null=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    key = models.CharField(_("key"), max_length=255)
+    method = models.CharField(_("method"), max_length=10)
+    path = models.CharField(_("path"), max_length=255)
+    fingerprint = models.CharField(
+        _("fingerprint"), max_length=64, help_text=_("SHA-256 of method, path and body.")
+    )
+    status_code = models.PositiveSmallIntegerField(_("status code"), null=True)
     # Stored as text, not jsonb, so that a replay is byte-for-byte the first response.
-    response_body = models.TextField(blank=True, default="")
-    content_type = models.CharField(max_length=64, default="application/json")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    response_body = models.TextField(_("response body"), blank=True, default="")
+    content_type = models.CharField(_("content type"), max_length=64, default="application/json")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
 
     constraint_fields = {
         "core_idempotencykey_user_key": "key",
@@ -29,6 +33,8 @@ class IdempotencyKey(ConstraintErrorsAtFields, models.Model):
 
     class Meta:
         db_table = "core_idempotencykey"  # the table it had when it lived in the core app
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "key"],

@@ -30,16 +30,23 @@ class Reservation(ConstraintErrorsAtFields, models.Model):
         EXPIRED = "expired", _("expired")
         REFUNDED = "refunded", _("refunded")  # sold, then the sale was refunded
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(_("id"), primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reservations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="reservations",
+        verbose_name=_("user"),
     )
-    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="reservations")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    session = models.ForeignKey(
+        Session, on_delete=models.PROTECT, related_name="reservations", verbose_name=_("session")
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
     expires_at = models.DateTimeField(_("expires at"))
-    total = models.DecimalField(max_digits=10, decimal_places=2)
-    created_at = models.DateTimeField(auto_now_add=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    total = models.DecimalField(_("total"), max_digits=10, decimal_places=2)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     # A payment that settles later extends the hold once; this says it happened.
     extended_at = models.DateTimeField(_("extended at"), null=True, blank=True)
 
@@ -84,15 +91,19 @@ class ReservationSeat(ConstraintErrorsAtFields, models.Model):
     hold or sale, whatever the Python code does.
     """
 
-    reservation = models.ForeignKey(Reservation, on_delete=models.CASCADE, related_name="seats")
-    session_seat = models.ForeignKey(SessionSeat, on_delete=models.PROTECT, related_name="+")
+    reservation = models.ForeignKey(
+        Reservation, on_delete=models.CASCADE, related_name="seats", verbose_name=_("reservation")
+    )
+    session_seat = models.ForeignKey(
+        SessionSeat, on_delete=models.PROTECT, related_name="+", verbose_name=_("seat")
+    )
     # The type and its price are fixed when the seat is held: a price change later does not
     # change what this buyer pays.
     ticket_type = models.CharField(
         _("ticket type"), max_length=4, choices=TicketType.choices, default=TicketType.FULL
     )
-    price = models.DecimalField(max_digits=8, decimal_places=2)
-    is_active = models.BooleanField(default=True)
+    price = models.DecimalField(_("price"), max_digits=8, decimal_places=2)
+    is_active = models.BooleanField(_("active"), default=True)
 
     constraint_fields = {
         ONE_ACTIVE_HOLD_PER_SEAT: "session_seat",

@@ -10,8 +10,8 @@ class Movie(ConstraintErrorsAtFields, models.Model):
     title = models.CharField(_("title"), max_length=200)
     synopsis = models.TextField(_("synopsis"), blank=True, default="")
     duration_minutes = models.PositiveSmallIntegerField(_("duration (minutes)"))
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     constraint_fields = {
         "catalog_movie_duration_range": "duration_minutes",

@@ -3,6 +3,7 @@ lock helpers, admin bases. Its migrations made the tables that now belong to api
 
 from django.apps import AppConfig
 from django.core.signals import request_started
+from django.utils.translation import gettext_lazy as _
 
 from .db_router import forget_writes, replica_configured
 
@@ -10,7 +11,7 @@ from .db_router import forget_writes, replica_configured
 class CoreConfig(AppConfig):
     name = "apps.core"
     label = "core"
-    verbose_name = "Core"
+    verbose_name = _("Core")
 
     def ready(self) -> None:
         if replica_configured():

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from amqp.exceptions import AMQPError, NotFound
 from kombu import Producer, Queue
+from kombu.exceptions import KombuError
 
 from .broker import dlq_name, events_connection, send_to_queue
 
@@ -85,3 +87,23 @@ def replay_dead_letters(queue: str, *, limit: int | None = None) -> int:
 def purge_dead_letters(queue: str) -> int:
     with events_connection() as connection:
         return _dead_queue(queue)(connection.default_channel).purge() or 0
+
+
+def dead_letter_counts(queues: list[str]) -> dict[str, int] | None:
+    """How many messages wait in each consumer's dead-letter queue (a queue not declared yet
+    holds none), without taking any; None when the broker cannot be asked."""
+    counts = {}
+    try:
+        with events_connection() as connection:
+            for queue in queues:
+                # A missing queue closes its channel: one channel per question.
+                channel = connection.channel()
+                try:
+                    counts[queue] = channel.queue_declare(dlq_name(queue), passive=True)[1]
+                except NotFound:
+                    counts[queue] = 0
+                finally:
+                    channel.close()
+    except (OSError, AMQPError, KombuError):
+        return None
+    return counts

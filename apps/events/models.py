@@ -11,17 +11,19 @@ class OutboxEvent(models.Model):
     """An event waiting to be published, written in the same transaction as the change it
     announces: it exists if and only if that change committed (transactional outbox)."""
 
-    seq = models.BigAutoField(primary_key=True)
-    event_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
-    type = models.CharField(max_length=64)
-    data = models.JSONField(encoder=DjangoJSONEncoder)
-    occurred_at = models.DateTimeField()
-    published_at = models.DateTimeField(null=True, blank=True)
+    seq = models.BigAutoField(_("sequence"), primary_key=True)
+    event_id = models.UUIDField(_("event id"), unique=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(_("type"), max_length=64)
+    data = models.JSONField(_("data"), encoder=DjangoJSONEncoder)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
     # The id of the request that caused the event, carried as a message header for tracing.
-    request_id = models.CharField(max_length=64, blank=True, default="")
+    request_id = models.CharField(_("request id"), max_length=64, blank=True, default="")
 
     class Meta:
         db_table = "core_outboxevent"  # the table it had when it lived in the core app
+        verbose_name = _("outbox event")
+        verbose_name_plural = _("outbox events")
         ordering = ["seq"]
         indexes = [
             models.Index(
@@ -40,9 +42,9 @@ class ProcessedEvent(ConstraintErrorsAtFields, models.Model):
     """That a consumer has applied an event: written in the same transaction as the effect, so
     an event delivered twice is applied once."""
 
-    consumer = models.CharField(max_length=64)
-    event_id = models.UUIDField()
-    processed_at = models.DateTimeField(auto_now_add=True)
+    consumer = models.CharField(_("consumer"), max_length=64)
+    event_id = models.UUIDField(_("event id"))
+    processed_at = models.DateTimeField(_("processed at"), auto_now_add=True)
 
     constraint_fields = {
         "core_processedevent_once": "event_id",
@@ -50,6 +52,8 @@ class ProcessedEvent(ConstraintErrorsAtFields, models.Model):
 
     class Meta:
         db_table = "core_processedevent"
+        verbose_name = _("processed event")
+        verbose_name_plural = _("processed events")
         constraints = [
             models.UniqueConstraint(
                 fields=["consumer", "event_id"],

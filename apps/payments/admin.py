@@ -8,7 +8,15 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.bookings import selectors as booking_selectors
 from apps.bookings import services as booking_services
-from apps.core.admin import ReadOnlyAdmin, ReadOnlyTabularInline
+from apps.core.admin import (
+    AutocompleteFilter,
+    AutocompleteFilterMedia,
+    ReadOnlyAdmin,
+    ReadOnlyTabularInline,
+    SortedRelatedFilter,
+    short_datetime,
+    short_id,
+)
 from apps.core.errors import ApplicationError
 from apps.sessions.admin import SessionAdmin
 from apps.sessions.models import Session
@@ -17,6 +25,13 @@ from . import door_admin, refunds, selectors
 from .models import Payment, Sale, Ticket, WebhookEvent
 from .refunds import REFUND_ANY_SALE
 from .services import queue_task
+
+# What a ticket's or a session seat's name reads (movie · cinema · room · start · seat).
+SEAT_NAMES = [
+    "session_seat__seat",
+    "session_seat__session__movie",
+    "session_seat__session__room__cinema",
+]
 
 
 class RefundActionMixin:
@@ -30,18 +45,38 @@ class TicketInline(ReadOnlyTabularInline):
     model = Ticket
     fields = ["code", "session_seat", "price", "voided_at"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(*SEAT_NAMES)
+
 
 @admin.register(Sale)
-class SaleAdmin(RefundActionMixin, ReadOnlyAdmin):
+class SaleAdmin(AutocompleteFilterMedia, RefundActionMixin, ReadOnlyAdmin):
     """Sales are written only by the payment service; staff read and refund them."""
 
-    list_display = ["id", "user", "session", "total", "status", "paid_at", "refunded_at"]
-    list_filter = ["status", "paid_at", "session__room__cinema", "session"]
+    list_display = ["reference", "user", "session", "total", "status", "paid", "refunded"]
+    list_filter = [
+        "status",
+        "paid_at",
+        ("session__room__cinema", SortedRelatedFilter),
+        ("session", AutocompleteFilter),
+    ]
     search_fields = ["id", "user__email", "tickets__code"]
     list_select_related = ["user", "session__movie", "session__room__cinema"]
     date_hierarchy = "paid_at"
     inlines = [TicketInline]
     actions = ["refund_sales"]
+
+    @admin.display(description=_("sale"), ordering="id")
+    def reference(self, sale: Sale) -> str:
+        return short_id(sale.pk)
+
+    @admin.display(description=_("paid at"), ordering="paid_at")
+    def paid(self, sale: Sale) -> str:
+        return short_datetime(sale.paid_at, sale.session.room.cinema.zone)
+
+    @admin.display(description=_("refunded at"), ordering="refunded_at")
+    def refunded(self, sale: Sale) -> str:
+        return short_datetime(sale.refunded_at, sale.session.room.cinema.zone)
 
     @admin.action(description=_("Refund selected sales"), permissions=["refund"])
     def refund_sales(self, request, queryset) -> None:
@@ -63,20 +98,36 @@ class SaleAdmin(RefundActionMixin, ReadOnlyAdmin):
 
 
 @admin.register(Ticket)
-class TicketAdmin(ReadOnlyAdmin):
+class TicketAdmin(AutocompleteFilterMedia, ReadOnlyAdmin):
     change_list_template = "admin/payments/ticket/change_list.html"
     list_display = [
-        "code",
+        "short_code",
         "session_seat",
         "ticket_type",
         "price",
-        "sale",
-        "voided_at",
-        "checked_in_at",
+        "sale_reference",
+        "state",
     ]
-    list_filter = ["sale__paid_at", "sale__session"]
+    list_filter = ["sale__paid_at", ("sale__session", AutocompleteFilter)]
     search_fields = ["code", "sale__user__email"]
-    list_select_related = ["session_seat__seat", "sale"]
+    list_select_related = SEAT_NAMES
+
+    @admin.display(description=_("code"), ordering="code")
+    def short_code(self, ticket: Ticket) -> str:
+        return short_id(ticket.code)
+
+    @admin.display(description=_("sale"), ordering="sale_id")
+    def sale_reference(self, ticket: Ticket) -> str:
+        return short_id(ticket.sale_id)
+
+    @admin.display(description=_("state"), ordering="checked_in_at")
+    def state(self, ticket: Ticket) -> str:
+        if ticket.voided_at:
+            return _("void")
+        if ticket.checked_in_at:
+            zone = ticket.session_seat.session.room.cinema.zone
+            return _("in at %(time)s") % {"time": short_datetime(ticket.checked_in_at, zone)}
+        return _("valid")
 
     def get_urls(self):
         scan = self.admin_site.admin_view(lambda request: door_admin.scan_view(self, request))
@@ -94,20 +145,27 @@ class PaymentAdmin(RefundActionMixin, ReadOnlyAdmin):
     refunds automation gave up on."""
 
     list_display = [
-        "id",
+        "reference",
         "user",
         "amount",
         "method",
         "status",
-        "provider",
         "refund_reason",
         "needs_attention",
-        "created_at",
+        "created",
     ]
     list_filter = ["needs_attention", "status", "provider", "method", "refund_reason", "created_at"]
     search_fields = ["id", "user__email", "provider_reference", "idempotency_key"]
     list_select_related = ["user"]
     actions = ["retry_refunds"]
+
+    @admin.display(description=_("payment"), ordering="id")
+    def reference(self, payment: Payment) -> str:
+        return short_id(payment.pk)
+
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created(self, payment: Payment) -> str:
+        return short_datetime(payment.created_at)
 
     @admin.action(description=_("Retry the refund of selected payments"), permissions=["refund"])
     def retry_refunds(self, request, queryset) -> None:

@@ -33,7 +33,7 @@ class Payment(ConstraintErrorsAtFields, models.Model):
         REQUESTED = "requested", _("requested")
         SESSION_CANCELLED = "session_cancelled", _("session cancelled")
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(_("id"), primary_key=True, default=uuid.uuid4, editable=False)
     reservation = models.ForeignKey(
         Reservation, on_delete=models.PROTECT, related_name="+", verbose_name=_("reservation")
     )
@@ -174,16 +174,16 @@ class FakeProviderPayment(models.Model):
     """The fake provider's own ledger: what a real provider keeps on its side. The app never
     reads it; only `providers.fake` does, through the same boundary as any provider."""
 
-    reference = models.CharField(primary_key=True, max_length=40)
-    idempotency_key = models.CharField(max_length=80, unique=True)
-    payment_id = models.UUIDField()
-    amount = models.DecimalField(max_digits=10, decimal_places=2)
-    currency = models.CharField(max_length=3)
-    method = models.CharField(max_length=10)
-    status = models.CharField(max_length=10)
-    failure_reason = models.CharField(max_length=200, blank=True)
-    refund_key = models.CharField(max_length=80, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    reference = models.CharField(_("reference"), primary_key=True, max_length=40)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=80, unique=True)
+    payment_id = models.UUIDField(_("payment"))
+    amount = models.DecimalField(_("amount"), max_digits=10, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    method = models.CharField(_("method"), max_length=10)
+    status = models.CharField(_("status"), max_length=10)
+    failure_reason = models.CharField(_("failure reason"), max_length=200, blank=True)
+    refund_key = models.CharField(_("refund key"), max_length=80, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("sandbox provider payment")
@@ -200,14 +200,23 @@ class Sale(ConstraintErrorsAtFields, models.Model):
         PAID = "paid", _("paid")
         REFUNDED = "refunded", _("refunded")
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    reservation = models.OneToOneField(Reservation, on_delete=models.PROTECT, related_name="sale")
-    payment = models.OneToOneField(Payment, on_delete=models.PROTECT, related_name="sale")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sales"
+    id = models.UUIDField(_("id"), primary_key=True, default=uuid.uuid4, editable=False)
+    reservation = models.OneToOneField(
+        Reservation, on_delete=models.PROTECT, related_name="sale", verbose_name=_("reservation")
     )
-    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="sales")
-    total = models.DecimalField(max_digits=10, decimal_places=2)
+    payment = models.OneToOneField(
+        Payment, on_delete=models.PROTECT, related_name="sale", verbose_name=_("payment")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="sales",
+        verbose_name=_("user"),
+    )
+    session = models.ForeignKey(
+        Session, on_delete=models.PROTECT, related_name="sales", verbose_name=_("session")
+    )
+    total = models.DecimalField(_("total"), max_digits=10, decimal_places=2)
     paid_at = models.DateTimeField(_("paid at"), db_index=True)
     language = models.CharField(_("language"), max_length=10, default="pt-br")
     status = models.CharField(
@@ -249,14 +258,20 @@ class Sale(ConstraintErrorsAtFields, models.Model):
 
 
 class Ticket(ConstraintErrorsAtFields, models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    sale = models.ForeignKey(Sale, on_delete=models.PROTECT, related_name="tickets")
-    session_seat = models.ForeignKey(SessionSeat, on_delete=models.PROTECT, related_name="tickets")
-    code = models.CharField(max_length=32, unique=True, default=ticket_code, editable=False)
+    id = models.UUIDField(_("id"), primary_key=True, default=uuid.uuid4, editable=False)
+    sale = models.ForeignKey(
+        Sale, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("sale")
+    )
+    session_seat = models.ForeignKey(
+        SessionSeat, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("seat")
+    )
+    code = models.CharField(
+        _("code"), max_length=32, unique=True, default=ticket_code, editable=False
+    )
     ticket_type = models.CharField(
         _("ticket type"), max_length=4, choices=TicketType.choices, default=TicketType.FULL
     )
-    price = models.DecimalField(max_digits=8, decimal_places=2)
+    price = models.DecimalField(_("price"), max_digits=8, decimal_places=2)
     # A refunded sale's tickets are void: they stay on record but let nobody in, and the seat
     # can be sold again.
     voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)

@@ -64,7 +64,9 @@ class Cinema(ConstraintErrorsAtFields, models.Model):
 
 
 class Room(ConstraintErrorsAtFields, models.Model):
-    cinema = models.ForeignKey(Cinema, on_delete=models.PROTECT, related_name="rooms")
+    cinema = models.ForeignKey(
+        Cinema, on_delete=models.PROTECT, related_name="rooms", verbose_name=_("cinema")
+    )
     name = models.CharField(_("name"), max_length=120)
 
     constraint_fields = {
@@ -101,7 +103,9 @@ class Seat(ConstraintErrorsAtFields, models.Model):
 
     Category = SeatCategory
 
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="seats")
+    room = models.ForeignKey(
+        Room, on_delete=models.CASCADE, related_name="seats", verbose_name=_("room")
+    )
     row = models.CharField(_("row"), max_length=3)
     number = models.PositiveSmallIntegerField(_("number"))
     label = models.CharField(_("label"), max_length=8)

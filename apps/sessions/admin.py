@@ -1,10 +1,18 @@
 from django import forms
 from django.contrib import admin
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import Movie
-from apps.core.admin import ReadOnlyTabularInline, ServiceErrorsAsMessages
+from apps.core.admin import (
+    AutocompleteFilter,
+    AutocompleteFilterMedia,
+    DeletesReadOnlyDependants,
+    ReadOnlyTabularInline,
+    ServiceErrorsAsMessages,
+    SortedRelatedFilter,
+    short_datetime,
+)
 from apps.core.errors import InvalidInput
 from apps.rooms.models import Room
 
@@ -18,11 +26,11 @@ class LocalTimes:
 
     @admin.display(description=_("starts at"), ordering="starts_at")
     def local_start(self, session: Session) -> str:
-        return formats.localize(session.local_starts_at) if session.pk else "-"
+        return short_datetime(session.starts_at, session.room.cinema.zone) if session.pk else "-"
 
     @admin.display(description=_("ends at"), ordering="ends_at")
     def local_end(self, session: Session) -> str:
-        return formats.localize(session.local_ends_at) if session.pk else "-"
+        return short_datetime(session.ends_at, session.room.cinema.zone) if session.pk else "-"
 
 
 class SessionInline(LocalTimes, ReadOnlyTabularInline):
@@ -79,16 +87,32 @@ class SessionAdminForm(forms.ModelForm):
 
 
 @admin.register(Session)
-class SessionAdmin(ServiceErrorsAsMessages, LocalTimes, admin.ModelAdmin):
+class SessionAdmin(
+    AutocompleteFilterMedia,
+    DeletesReadOnlyDependants,
+    ServiceErrorsAsMessages,
+    LocalTimes,
+    admin.ModelAdmin,
+):
     form = SessionAdminForm
     list_display = ["movie", "room", "local_start", "local_end", "price", "status"]
-    list_filter = ["status", "starts_at", "room__cinema", "room", "movie"]
+    list_filter = [
+        "status",
+        "starts_at",
+        ("room__cinema", SortedRelatedFilter),
+        ("room", AutocompleteFilter),
+        ("movie", AutocompleteFilter),
+    ]
     search_fields = ["movie__title_pt_br", "movie__title_en", "room__name", "room__cinema__name"]
     list_select_related = ["movie", "room__cinema"]
     date_hierarchy = "starts_at"
     autocomplete_fields = ["movie"]
     readonly_fields = ["local_end", "status", "created_at"]
     # Cancelling refunds the sales: the payments app serves this page with that action.
+
+    def get_queryset(self, request):
+        # Every name of a session (lists, the autocomplete of filters and forms) reads these.
+        return super().get_queryset(request).select_related("movie", "room__cinema")
 
     def get_fields(self, request, obj=None) -> list[str]:
         fields = list(super().get_fields(request, obj))

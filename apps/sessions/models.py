@@ -26,15 +26,19 @@ class Session(ConstraintErrorsAtFields, models.Model):
         SCHEDULED = "scheduled", _("scheduled")
         CANCELLED = "cancelled", _("cancelled")
 
-    movie = models.ForeignKey(Movie, on_delete=models.PROTECT, related_name="sessions")
-    room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="sessions")
+    movie = models.ForeignKey(
+        Movie, on_delete=models.PROTECT, related_name="sessions", verbose_name=_("movie")
+    )
+    room = models.ForeignKey(
+        Room, on_delete=models.PROTECT, related_name="sessions", verbose_name=_("room")
+    )
     starts_at = models.DateTimeField(_("starts at"), db_index=True)
     ends_at = models.DateTimeField(_("ends at"))
     price = models.DecimalField(_("price"), max_digits=8, decimal_places=2)
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.SCHEDULED
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     constraint_fields = {
         "screenings_session_price_positive": "price",
@@ -98,8 +102,12 @@ class Session(ConstraintErrorsAtFields, models.Model):
 class SessionSeat(ConstraintErrorsAtFields, models.Model):
     """A seat of one session: what gets held and sold. Copied from the room with the session."""
 
-    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="seats")
-    seat = models.ForeignKey(Seat, on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(
+        Session, on_delete=models.CASCADE, related_name="seats", verbose_name=_("session")
+    )
+    seat = models.ForeignKey(
+        Seat, on_delete=models.PROTECT, related_name="+", verbose_name=_("seat")
+    )
     # Copied from the room's seat when the session is made: a layout change later does not move
     # the seats of sessions already on sale.
     category = models.CharField(
@@ -131,4 +139,5 @@ class SessionSeat(ConstraintErrorsAtFields, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.session_id}:{self.seat.label}"
+        # Movie · cinema · room · local start · seat: what a ticket says.
+        return f"{self.session} · {self.seat.label}"

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin import ReadOnlyAdmin
+from apps.core.admin import ReadOnlyAdmin, SortedRelatedFilter, short_datetime
 
 from .models import SessionStats
 
@@ -17,15 +17,19 @@ class SessionStatsAdmin(ReadOnlyAdmin):
         "seats_held",
         "seats_available",
         "revenue",
-        "updated_at",
+        "updated",
     ]
-    list_filter = ["session__room__cinema", "session__starts_at"]
+    list_filter = [("session__room__cinema", SortedRelatedFilter), "session__starts_at"]
     search_fields = ["session__movie__title_pt_br", "session__movie__title_en"]
     list_select_related = ["session__movie", "session__room__cinema"]
     ordering = ["-updated_at"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(seat_total=Count("session__seats"))
+
+    @admin.display(description=_("updated at"), ordering="updated_at")
+    def updated(self, obj: SessionStats) -> str:
+        return short_datetime(obj.updated_at)
 
     @admin.display(description=_("seats available"))
     def seats_available(self, obj: SessionStats) -> int:

@@ -8,13 +8,17 @@ class SessionStats(models.Model):
     """Running sales figures of a session, kept up to date by the statistics event consumer."""
 
     session = models.OneToOneField(
-        Session, on_delete=models.CASCADE, primary_key=True, related_name="stats"
+        Session,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="stats",
+        verbose_name=_("session"),
     )
     seats_held = models.IntegerField(_("seats held"), default=0)
     seats_sold = models.IntegerField(_("seats sold"), default=0)
     revenue = models.DecimalField(_("revenue"), max_digits=12, decimal_places=2, default=0)
-    events_applied = models.PositiveIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    events_applied = models.PositiveIntegerField(_("events applied"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("session statistics")

@@ -31,7 +31,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=102
 INSTALLED_APPS = [
     # modeltranslation must precede the admin so translated fields show side by side.
     "modeltranslation",
-    "django.contrib.admin",
+    # Django's admin, served by the staff site (apps/staff).
+    "apps.staff.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
     "apps.payments",
     "apps.stats",
     "apps.demo",
+    "apps.staff",
 ]
 
 MIDDLEWARE = [
