@@ -1,6 +1,7 @@
-"""A staff member's day in the admin, in a real browser: a movie and a session entered in the
-cinema's own time, read back in local time everywhere, a price corrected before the first hold,
-and a session with a sale cancelled through its confirmation page."""
+"""A staff member's day in the admin, in a real browser: a room drawn in the layout editor, a
+movie and a session entered in the cinema's own time, read back in local time everywhere, a
+price corrected before the first hold, and a session with a sale cancelled through its
+confirmation page."""
 
 from __future__ import annotations
 
@@ -15,9 +16,17 @@ from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from apps.catalog.models import Movie
+from apps.rooms.models import Room
 from apps.sessions.models import Session
 from tests.browser.conftest import WAIT_SECONDS
-from tests.factories import PASSWORD, StaffFactory, UserFactory, make_room, make_sale, make_session
+from tests.factories import (
+    PASSWORD,
+    CinemaFactory,
+    StaffFactory,
+    UserFactory,
+    make_sale,
+    make_session,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -52,10 +61,23 @@ def success_message(browser, wait: WebDriverWait) -> str:
 
 def test_staff_enter_correct_and_cancel_sessions_in_local_time(browser, live_server, screenshot):
     staff = StaffFactory()
-    room = make_room()
-    room.cinema.timezone = ZONE
-    room.cinema.save(update_fields=["timezone"])
+    cinema = CinemaFactory(name="Cine Paulista", timezone=ZONE)
     wait = log_in(browser, live_server.url, staff.email)
+
+    # A room of 4 rows of 5 seats, drawn in the layout editor.
+    browser.get(f"{live_server.url}/admin/rooms/room/add/")
+    present(wait, ".le-grid")
+    Select(browser.find_element(By.ID, "id_cinema")).select_by_value(str(cinema.pk))
+    browser.find_element(By.ID, "id_name").send_keys("Sala 1")
+    for field, value in (("id_rows", "4"), ("id_seats_per_row", "5")):
+        browser.find_element(By.ID, field).clear()
+        browser.find_element(By.ID, field).send_keys(value, Keys.TAB)  # redraws the grid
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".le-cell")) == 20)
+    screenshot(browser, "room-grid")
+    submit(browser, wait, browser.find_element(By.NAME, "_save"))
+    success_message(browser, wait)
+    room = Room.objects.get(cinema=cinema, name="Sala 1")
+    assert room.seats.count() == 20
 
     # A movie.
     browser.get(f"{live_server.url}/admin/catalog/movie/add/")
