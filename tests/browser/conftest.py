@@ -68,3 +68,24 @@ def screenshot(request):
         return path
 
     return take
+
+
+def admin_log_in(browser, base: str, email: str):
+    """Log in to the admin as `email` (the factories' password) and wait for the page after the
+    login: the login page has a #content-main of its own, so waiting for one is not enough."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as seen
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.factories import PASSWORD
+
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+    browser.get(f"{base}/admin/login/")
+    wait.until(seen.presence_of_element_located((By.NAME, "username")))
+    browser.find_element(By.NAME, "username").send_keys(email)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    wait.until(seen.staleness_of(page))
+    wait.until(seen.presence_of_element_located((By.ID, "content-main")))
+    return wait

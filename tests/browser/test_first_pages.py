@@ -8,8 +8,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.conftest import WAIT_SECONDS
-from tests.factories import PASSWORD, StaffFactory, make_session
+from tests.browser.conftest import admin_log_in
+from tests.factories import StaffFactory, make_session
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -17,14 +17,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 def test_staff_log_in_to_the_admin_and_open_the_sessions(browser, live_server, screenshot):
     staff = StaffFactory()
     session = make_session()
-    browser.get(f"{live_server.url}/admin/")
-    wait = WebDriverWait(browser, WAIT_SECONDS)
-    wait.until(seen.presence_of_element_located((By.NAME, "username")))
-    screenshot(browser, "login")
-    browser.find_element(By.NAME, "username").send_keys(staff.email)
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    wait.until(seen.presence_of_element_located((By.ID, "content-main")))
+    wait = admin_log_in(browser, live_server.url, staff.email)
     screenshot(browser, "index")
     assert "/admin/login" not in browser.current_url
 

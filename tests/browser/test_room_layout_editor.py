@@ -10,20 +10,10 @@ from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from apps.rooms.models import Room
-from tests.browser.conftest import WAIT_SECONDS
-from tests.factories import PASSWORD, CinemaFactory, StaffFactory
+from tests.browser.conftest import WAIT_SECONDS, admin_log_in
+from tests.factories import CinemaFactory, StaffFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def log_in(browser, live_server, staff) -> None:
-    browser.get(f"{live_server.url}/admin/login/")
-    browser.find_element(By.NAME, "username").send_keys(staff.email)
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    WebDriverWait(browser, WAIT_SECONDS).until(
-        seen.presence_of_element_located((By.ID, "content-main"))
-    )
 
 
 def set_number(browser, field_id: str, value: int) -> None:
@@ -36,7 +26,7 @@ def set_number(browser, field_id: str, value: int) -> None:
 def test_staff_make_a_room_by_clicking_in_the_grid(browser, live_server, screenshot):
     staff = StaffFactory()
     cinema = CinemaFactory(name="Cine Centro")
-    log_in(browser, live_server, staff)
+    admin_log_in(browser, live_server.url, staff.email)
     wait = WebDriverWait(browser, WAIT_SECONDS)
 
     browser.get(f"{live_server.url}/admin/rooms/room/add/")

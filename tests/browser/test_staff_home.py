@@ -9,12 +9,10 @@ import pytest
 from django.utils import timezone
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
-from selenium.webdriver.support.ui import WebDriverWait
 
 from apps.stats.models import SessionStats
-from tests.browser.conftest import WAIT_SECONDS
+from tests.browser.conftest import admin_log_in
 from tests.factories import (
-    PASSWORD,
     MovieFactory,
     SuperuserFactory,
     UserFactory,
@@ -37,24 +35,13 @@ LISTS = [
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def log_in(browser, live_server, user) -> WebDriverWait:
-    browser.get(f"{live_server.url}/admin/")
-    wait = WebDriverWait(browser, WAIT_SECONDS)
-    wait.until(seen.presence_of_element_located((By.NAME, "username")))
-    browser.find_element(By.NAME, "username").send_keys(user.email)
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    wait.until(seen.presence_of_element_located((By.ID, "content-main")))
-    return wait
-
-
 def test_the_home_page_and_the_ticket_list_fit_the_screen(browser, live_server, screenshot):
     soon = make_session(starts_at=timezone.now() + timedelta(minutes=40))
     later = make_session(starts_at=timezone.now() + timedelta(days=1))
     make_sale(user=UserFactory(), session=later, seats=3)
     hold(UserFactory(), soon, 2)
     SessionStats.objects.create(session=later, seats_sold=3, revenue=75)
-    wait = log_in(browser, live_server, SuperuserFactory())
+    wait = admin_log_in(browser, live_server.url, SuperuserFactory().email)
 
     screenshot(browser, "home")
     home = browser.find_element(By.ID, "content-main").text
@@ -84,7 +71,7 @@ def test_the_session_filter_searches_as_one_types(browser, live_server, screensh
     other = make_session(starts_at=timezone.now() + timedelta(days=2))
     for session in (wanted, other):
         make_sale(user=UserFactory(), session=session)
-    wait = log_in(browser, live_server, SuperuserFactory())
+    wait = admin_log_in(browser, live_server.url, SuperuserFactory().email)
 
     browser.get(f"{live_server.url}/admin/payments/sale/")
     wait.until(seen.element_to_be_clickable((By.CSS_SELECTOR, ".autocomplete-filter-field")))

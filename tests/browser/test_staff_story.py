@@ -18,9 +18,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from apps.catalog.models import Movie
 from apps.rooms.models import Room
 from apps.sessions.models import Session
-from tests.browser.conftest import WAIT_SECONDS
+from tests.browser.conftest import admin_log_in
 from tests.factories import (
-    PASSWORD,
     CinemaFactory,
     StaffFactory,
     UserFactory,
@@ -31,17 +30,6 @@ from tests.factories import (
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 ZONE = "America/Sao_Paulo"  # UTC-3 all year
-
-
-def log_in(browser, base: str, email: str) -> WebDriverWait:
-    wait = WebDriverWait(browser, WAIT_SECONDS)
-    browser.get(f"{base}/admin/")
-    wait.until(seen.presence_of_element_located((By.NAME, "username")))
-    browser.find_element(By.NAME, "username").send_keys(email)
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    submit(browser, wait, browser.find_element(By.CSS_SELECTOR, "input[type=submit]"))
-    wait.until(seen.presence_of_element_located((By.ID, "content-main")))
-    return wait
 
 
 def submit(browser, wait: WebDriverWait, button) -> None:
@@ -62,7 +50,7 @@ def success_message(browser, wait: WebDriverWait) -> str:
 def test_staff_enter_correct_and_cancel_sessions_in_local_time(browser, live_server, screenshot):
     staff = StaffFactory()
     cinema = CinemaFactory(name="Cine Paulista", timezone=ZONE)
-    wait = log_in(browser, live_server.url, staff.email)
+    wait = admin_log_in(browser, live_server.url, staff.email)
 
     # A room of 4 rows of 5 seats, drawn in the layout editor.
     browser.get(f"{live_server.url}/admin/rooms/room/add/")
