@@ -264,20 +264,17 @@ def _insert_hold(
     reservation = from_row(Reservation, **row)
     reservation.user = user
     reservation.session = session
-    held = []
-    for seat, ticket_type, price in zip(seats, types, seat_prices, strict=True):
-        row = from_row(
-            ReservationSeat,
+    held = [
+        selectors.reserved_seat(
+            reservation,
+            seat,
             id=ids[seat.id],
-            reservation_id=reservation_id,
-            session_seat_id=seat.id,
             ticket_type=ticket_type,
             price=price,
             is_active=True,
         )
-        row.reservation = reservation
-        row.session_seat = seat
-        held.append(row)
+        for seat, ticket_type, price in zip(seats, types, seat_prices, strict=True)
+    ]
     return reservation, held
 
 

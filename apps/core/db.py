@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 from django.db import IntegrityError, connection, models, transaction
@@ -25,18 +25,30 @@ def constraint_name(error: IntegrityError) -> str | None:
     return getattr(diag, "constraint_name", None)
 
 
+def single_write() -> AbstractContextManager:
+    """The scope of one write statement that may fail on a constraint: inside a transaction, a
+    savepoint, so the transaction stays usable after the error; outside one, nothing, since the
+    statement is then a transaction of its own (without BEGIN and COMMIT round trips)."""
+    return transaction.atomic() if connection.in_atomic_block else nullcontext()
+
+
 @contextmanager
 def constraint_errors(
-    mapping: dict[str, Callable[[], ApplicationError]], *, savepoint: bool = True
+    mapping: dict[str, Callable[[], ApplicationError]],
+    *,
+    savepoint: bool = True,
+    single_statement: bool = False,
 ) -> Iterator[None]:
     """Turn a violation of a named database constraint into an application error.
 
     By default the block runs in a savepoint, so the caller's transaction stays usable; a caller
-    whose whole transaction ends with the error anyway can spare the savepoint's round trips.
+    whose whole transaction ends with the error anyway can spare the savepoint's round trips, and
+    a block of one statement needs no transaction of its own outside one (`single_write`).
     Python checks run first for good messages; this is the race-proof last guard behind them.
     """
+    scope = single_write() if single_statement else transaction.atomic(savepoint=savepoint)
     try:
-        with transaction.atomic(savepoint=savepoint):
+        with scope:
             yield
     except IntegrityError as exc:
         factory = mapping.get(constraint_name(exc) or "")

@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.api.representation import money, timestamp
 from apps.catalog.serializers import MovieSummarySerializer
 from apps.rooms.serializers import CinemaSerializer
 from apps.sessions.pricing import TicketType
@@ -79,6 +80,30 @@ class SaleSerializer(serializers.ModelSerializer):
         model = Sale
         fields = ("id", "reservation", "status", "tickets", "total", "paid_at", "refunded_at")
         read_only_fields = fields
+
+
+def sale_data(sale: Sale) -> dict:
+    """What `SaleSerializer` gives for a sale whose tickets hold their seats and labels, built
+    directly: the nested model serializers build their fields anew on every use, a tenth of a
+    payment's CPU. A test holds the two to the same output."""
+    return {
+        "id": str(sale.id),
+        "reservation": str(sale.reservation_id),
+        "status": str(sale.status),
+        "tickets": [
+            {
+                "id": str(ticket.id),
+                "seat": {"id": ticket.session_seat_id, "label": ticket.session_seat.seat.label},
+                "code": ticket.code,
+                "type": ticket.ticket_type,
+                "price": money(ticket.price),
+            }
+            for ticket in sale.tickets.all()
+        ],
+        "total": money(sale.total),
+        "paid_at": timestamp(sale.paid_at),
+        "refunded_at": timestamp(sale.refunded_at),
+    }
 
 
 class PaymentSerializer(serializers.ModelSerializer):

@@ -29,7 +29,7 @@ from apps.core.locking import busy_as, set_lock_timeout
 from apps.core.prefetch import attach_prefetched
 from apps.events import outbox
 from apps.payments import event_types as payment_events
-from apps.sessions import selectors as session_selectors
+from apps.sessions.models import Session
 
 from . import metrics
 from .errors import (
@@ -102,7 +102,10 @@ def _open_attempt(
     in_flight = Payment.objects.filter(
         reservation=reservation, status__in=PaymentStatus.IN_FLIGHT
     ).values_list("id", flat=True)
-    with constraint_errors({ONE_PAYMENT_IN_FLIGHT: lambda: PaymentInProgress(in_flight.first())}):
+    with constraint_errors(
+        {ONE_PAYMENT_IN_FLIGHT: lambda: PaymentInProgress(in_flight.first())},
+        single_statement=True,
+    ):
         payment.save(force_insert=True)
     metrics.PAYMENTS.labels(status=PaymentStatus.PROCESSING, provider=provider).inc()
     return payment
@@ -115,7 +118,7 @@ def payment_start(
     (with `payment.sale`), pending (the hold extended) or failed. Raises the contract's errors."""
     reservation = booking_selectors.owned_reservation(reservation_id=reservation_id, user=user)
     booking_services.ensure_payable(reservation, timezone.now())  # fail before charging
-    if not session_selectors.session_sells(reservation.session_id):
+    if reservation.session.status != Session.Status.SCHEDULED:  # read with the reservation
         raise booking_errors.SessionNotOpen()
     provider = get_provider()
     try:
@@ -272,8 +275,10 @@ def _count_sale(amount) -> None:
 
 def _sell(payment: Payment, reservation: Reservation | None) -> Sale:
     """The sale and its tickets, in the transaction that closes the hold as sold."""
+    # The buyer is the reservation's owner: the one the caller read spares reading them again.
+    owner = payment.user if reservation is None else reservation.user
     confirmed = booking_services.reservation_confirm(
-        reservation_id=payment.reservation_id, user=payment.user
+        reservation_id=payment.reservation_id, user=owner
     )
     if reservation is None:
         reservation = booking_selectors.reservation_queryset().get(pk=payment.reservation_id)

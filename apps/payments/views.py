@@ -37,6 +37,7 @@ from .serializers import (
     SaleSerializer,
     SandboxInputSerializer,
     SessionCancellationSerializer,
+    sale_data,
 )
 
 
@@ -58,7 +59,7 @@ def _answer(request: Request, payment: Payment) -> Response:
         return response
     sale = getattr(payment, "sale", None)
     if payment.status == PaymentStatus.SUCCEEDED and sale is not None:
-        return Response(SaleSerializer(sale).data, status=status.HTTP_201_CREATED)
+        return Response(sale_data(sale), status=status.HTTP_201_CREATED)
     # Paid too late, cancelled or refunded: the reservation says why it cannot be bought.
     reservation = booking_selectors.owned_reservation(
         reservation_id=payment.reservation_id, user=request.user

@@ -35,11 +35,6 @@ def session_for_booking(session_id: int) -> Session | None:
     return session
 
 
-def session_sells(session_id: int) -> bool:
-    """Whether the session still sells (scheduled, not cancelled), read now from the table."""
-    return Session.objects.filter(pk=session_id, status=Session.Status.SCHEDULED).exists()
-
-
 def overlapping_sessions(
     *, room: Room, starts_at: datetime, ends_at: datetime
 ) -> QuerySet[Session]:

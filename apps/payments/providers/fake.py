@@ -26,8 +26,10 @@ from decimal import Decimal
 import structlog
 from celery import shared_task
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.urls import reverse
+
+from apps.core.db import single_write
 
 from ..models import FakeProviderPayment
 from .base import (
@@ -162,9 +164,6 @@ class FakeProvider:
         token: str,
         idempotency_key: str,
     ) -> ProviderPayment:
-        existing = FakeProviderPayment.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return self._view(existing)
         method, status, reason = "card", Outcome.SUCCEEDED, ""
         if token == DECLINED_TOKEN:
             status, reason = Outcome.FAILED, "card_declined"
@@ -182,10 +181,11 @@ class FakeProvider:
             status=status,
             failure_reason=reason,
         )
+        # A key seen before (a retry, or the same key at the same instant): the first one stands.
         try:
-            with transaction.atomic():
+            with single_write():
                 row.save(force_insert=True)
-        except IntegrityError:  # the same key at the same instant: the first one stands
+        except IntegrityError:
             row = FakeProviderPayment.objects.get(idempotency_key=idempotency_key)
         return self._view(row)
 
