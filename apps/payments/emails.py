@@ -79,7 +79,7 @@ class _HtmlWithInlineImages(EmailMultiAlternatives):
 
 def _qr_image(ticket: Ticket, *, cid: str) -> MIMEImage:
     """The ticket's code as an inline PNG part: the QR code holds the code, no personal data."""
-    image = MIMEImage(qr.png(ticket.code), "png")
+    image = MIMEImage(qr.png(ticket.code, random_text=True), "png")
     image.add_header("Content-ID", f"<{cid}>")
     image.add_header(
         "Content-Disposition", "inline", filename=f"ticket-{ticket.session_seat.seat.label}.png"
@@ -88,7 +88,7 @@ def _qr_image(ticket: Ticket, *, cid: str) -> MIMEImage:
 
 
 def send_ticket_email(*, sale_id: uuid.UUID) -> None:
-    sale = selectors.sale_detail(sale_id)
+    sale = selectors.sale_to_mail(sale_id)
     language = _language(sale.language)
     tickets = list(sale.tickets.all())
     cids = {ticket.id: f"ticket-{ticket.id}@cinema" for ticket in tickets}

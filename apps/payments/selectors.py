@@ -27,6 +27,11 @@ def sale_detail(sale_id) -> Sale:
     return _with_details(Sale.objects.filter(pk=sale_id)).get()
 
 
+def sale_to_mail(sale_id) -> Sale:
+    """The sale with everything its e-mail shows, its buyer's address included."""
+    return _with_details(Sale.objects.select_related("user").filter(pk=sale_id)).get()
+
+
 def purchases_of(user) -> QuerySet[Sale]:
     """The user's sales, newest first."""
     return _with_details(Sale.objects.filter(user=user)).order_by("-paid_at", "-id")

@@ -343,7 +343,7 @@ class TicketQrView(APIView):
     )
     def get(self, request: Request, ticket_id: uuid.UUID) -> HttpResponse:
         ticket = selectors.ticket_for(ticket_id=ticket_id, user=request.user)
-        response = HttpResponse(qr.svg(ticket.code), content_type="image/svg+xml")
+        response = HttpResponse(qr.svg(ticket.code, random_text=True), content_type="image/svg+xml")
         # The code is a credential: no shared cache may keep it.
         patch_cache_control(response, private=True, no_store=True)
         return response
