@@ -233,9 +233,39 @@ def lock_reservations(ids: Iterable[uuid.UUID]) -> QuerySet[Reservation]:
     return Reservation.objects.filter(id__in=list(ids)).order_by("id").select_for_update()
 
 
-def lock_reservation(reservation_id: uuid.UUID) -> Reservation | None:
-    set_lock_timeout(settings.LOCK_TIMEOUT_SECONDS)
-    return lock_reservations([reservation_id]).first()
+# One statement, without the ORM's query compiler: every payment, cancellation and extension
+# locks its reservation.
+_LOCK_RESERVATION_SQL = """
+SELECT user_id, session_id, status, expires_at, total, created_at, closed_at, extended_at
+FROM {reservation} WHERE id = %s FOR UPDATE
+"""
+
+
+def lock_reservation(reservation_id: uuid.UUID, *, bound_wait: bool = True) -> Reservation | None:
+    """The reservation, locked. `bound_wait=False`: the caller's transaction has already bounded
+    its lock waits (`set_lock_timeout`)."""
+    if bound_wait:
+        set_lock_timeout(settings.LOCK_TIMEOUT_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _LOCK_RESERVATION_SQL.format(reservation=Reservation._meta.db_table), [reservation_id]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    user_id, session_id, status, expires_at, total, created_at, closed_at, extended_at = row
+    return from_row(
+        Reservation,
+        id=reservation_id,
+        user_id=user_id,
+        session_id=session_id,
+        status=status,
+        expires_at=expires_at,
+        total=total,
+        created_at=created_at,
+        closed_at=closed_at,
+        extended_at=extended_at,
+    )
 
 
 def lock_overdue_batch(*, now, limit: int) -> list[Reservation]:

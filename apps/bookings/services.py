@@ -136,11 +136,15 @@ def _release_on_commit(reservation: Reservation, seat_ids: list[int], seat_statu
     transaction.on_commit(release)
 
 
-def _close(reservation: Reservation, status: str, now: datetime) -> list[int]:
-    """End a locked reservation: set its final status and free (or keep) its seats."""
-    seat_ids = list(
-        reservation.seats.order_by("session_seat_id").values_list("session_seat_id", flat=True)
-    )
+def _close(
+    reservation: Reservation, status: str, now: datetime, seat_ids: list[int] | None = None
+) -> list[int]:
+    """End a locked reservation: set its final status and free (or keep) its seats (`seat_ids`,
+    in id order, when the caller has them)."""
+    if seat_ids is None:
+        seat_ids = list(
+            reservation.seats.order_by("session_seat_id").values_list("session_seat_id", flat=True)
+        )
     reservation.status = status
     reservation.closed_at = now
     reservation.save(update_fields=["status", "closed_at"])
@@ -420,8 +424,10 @@ def reservation_create(
     return reservation
 
 
-def _locked_own_reservation(reservation_id: uuid.UUID, user) -> Reservation:
-    reservation = locks.lock_reservation(reservation_id)
+def _locked_own_reservation(
+    reservation_id: uuid.UUID, user, *, bound_wait: bool = True
+) -> Reservation:
+    reservation = locks.lock_reservation(reservation_id, bound_wait=bound_wait)
     if reservation is None or reservation.user_id != user.id:
         raise NotFound(_("Reservation not found."))
     return reservation
@@ -455,21 +461,25 @@ def ensure_payable(reservation: Reservation, now: datetime) -> None:
         )
 
 
-def reservation_confirm(*, reservation_id: uuid.UUID, user) -> Reservation:
+def reservation_confirm(
+    *, reservation_id: uuid.UUID, user, seat_ids: list[int] | None = None
+) -> Reservation:
     """Turn the user's pending hold into a sale of its seats. A step of the payment transaction:
-    the caller must be inside `transaction.atomic()` and write the sale in the same transaction.
+    the caller must be inside `transaction.atomic()`, with its lock waits bounded
+    (`set_lock_timeout`), and write the sale in the same transaction. `seat_ids`: the
+    reservation's seats in id order, if the caller has read them (they never change).
 
     The reservation row lock serialises this against cancel and expiry: whichever commits first
     wins, and the other sees the final status.
     """
-    reservation = _locked_own_reservation(reservation_id, user)
+    reservation = _locked_own_reservation(reservation_id, user, bound_wait=False)
     now = timezone.now()
     ensure_payable(reservation, now)
     # Shared with other sales, exclusive of a cancellation: a session cancelled meanwhile waits
     # for this sale to commit (and then refunds it), or this sale sees it cancelled.
     if locks.lock_session_for_sale(reservation.session_id) != Session.Status.SCHEDULED:
         raise SessionNotOpen()
-    _close(reservation, Reservation.Status.CONFIRMED, now)
+    _close(reservation, Reservation.Status.CONFIRMED, now, seat_ids)
     return reservation
 
 

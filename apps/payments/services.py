@@ -275,10 +275,11 @@ def _count_sale(amount) -> None:
 
 def _sell(payment: Payment, reservation: Reservation | None) -> Sale:
     """The sale and its tickets, in the transaction that closes the hold as sold."""
-    # The buyer is the reservation's owner: the one the caller read spares reading them again.
+    # The reservation the caller read, if any, spares reading its owner and seats again.
     owner = payment.user if reservation is None else reservation.user
+    seat_ids = None if reservation is None else [s.session_seat_id for s in reservation.seats.all()]
     confirmed = booking_services.reservation_confirm(
-        reservation_id=payment.reservation_id, user=owner
+        reservation_id=payment.reservation_id, user=owner, seat_ids=seat_ids
     )
     if reservation is None:
         reservation = booking_selectors.reservation_queryset().get(pk=payment.reservation_id)
