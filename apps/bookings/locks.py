@@ -36,7 +36,7 @@ from apps.core.locking import set_lock_timeout
 from apps.rooms.models import Seat
 from apps.sessions.models import Session, SessionSeat
 
-from .models import Reservation
+from .models import RESERVATION_COLUMNS, Reservation, reservation_from_row
 
 logger = logging.getLogger(__name__)
 
@@ -235,10 +235,7 @@ def lock_reservations(ids: Iterable[uuid.UUID]) -> QuerySet[Reservation]:
 
 # One statement, without the ORM's query compiler: every payment, cancellation and extension
 # locks its reservation.
-_LOCK_RESERVATION_SQL = """
-SELECT user_id, session_id, status, expires_at, total, created_at, closed_at, extended_at
-FROM {reservation} WHERE id = %s FOR UPDATE
-"""
+_LOCK_RESERVATION_SQL = "SELECT {columns} FROM {reservation} WHERE id = %s FOR UPDATE"
 
 
 def lock_reservation(reservation_id: uuid.UUID, *, bound_wait: bool = True) -> Reservation | None:
@@ -246,26 +243,13 @@ def lock_reservation(reservation_id: uuid.UUID, *, bound_wait: bool = True) -> R
     its lock waits (`set_lock_timeout`)."""
     if bound_wait:
         set_lock_timeout(settings.LOCK_TIMEOUT_SECONDS)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _LOCK_RESERVATION_SQL.format(reservation=Reservation._meta.db_table), [reservation_id]
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    user_id, session_id, status, expires_at, total, created_at, closed_at, extended_at = row
-    return from_row(
-        Reservation,
-        id=reservation_id,
-        user_id=user_id,
-        session_id=session_id,
-        status=status,
-        expires_at=expires_at,
-        total=total,
-        created_at=created_at,
-        closed_at=closed_at,
-        extended_at=extended_at,
+    sql = _LOCK_RESERVATION_SQL.format(
+        columns=", ".join(RESERVATION_COLUMNS), reservation=Reservation._meta.db_table
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [reservation_id])
+        row = cursor.fetchone()
+    return None if row is None else reservation_from_row(reservation_id, row)
 
 
 def lock_overdue_batch(*, now, limit: int) -> list[Reservation]:

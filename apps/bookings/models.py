@@ -1,5 +1,7 @@
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -7,6 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.constraints import ConstraintErrorsAtFields
+from apps.core.db import from_row
 from apps.sessions.models import Session, SessionSeat
 from apps.sessions.pricing import TicketType
 
@@ -147,3 +150,24 @@ class ReservationSeat(ConstraintErrorsAtFields, models.Model):
 
     def __str__(self) -> str:
         return f"{self.reservation_id}:{self.session_seat_id}"
+
+
+# A reservation's columns after its id, in the order the plain statements of locks.py and
+# selectors.py read them.
+RESERVATION_COLUMNS = (
+    "user_id",
+    "session_id",
+    "status",
+    "expires_at",
+    "total",
+    "created_at",
+    "closed_at",
+    "extended_at",
+)
+
+
+def reservation_from_row(reservation_id: uuid.UUID, values: Sequence[Any]) -> Reservation:
+    """A reservation from the values of `RESERVATION_COLUMNS`, as the ORM builds a row it read."""
+    return from_row(
+        Reservation, id=reservation_id, **dict(zip(RESERVATION_COLUMNS, values, strict=True))
+    )

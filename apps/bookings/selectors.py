@@ -20,7 +20,7 @@ from apps.rooms.models import Seat
 from apps.sessions import pricing
 from apps.sessions.models import Session, SessionSeat
 
-from .models import Reservation, ReservationSeat
+from .models import RESERVATION_COLUMNS, Reservation, ReservationSeat, reservation_from_row
 
 
 def _live(now) -> Q:
@@ -155,8 +155,7 @@ def reserved_seat(
 # statement: the ORM's prefetch took two queries (and a third for the session), each compiled on
 # every payment.
 _OWNED_RESERVATION_SQL = """
-SELECT r.session_id, r.status, r.expires_at, r.total, r.created_at, r.closed_at, r.extended_at,
-       s.status,
+SELECT {columns}, s.status,
        rs.id, rs.session_seat_id, rs.ticket_type, rs.price, rs.is_active,
        ss.seat_id, seat.label, seat.row, seat.number
 FROM {reservation} r
@@ -174,6 +173,7 @@ def owned_reservation(*, reservation_id: uuid.UUID, user) -> Reservation:
     its user and its session (the status as it is now; other fields read on first use); 404 for
     anyone else's."""
     sql = _OWNED_RESERVATION_SQL.format(
+        columns=", ".join(f"r.{column}" for column in RESERVATION_COLUMNS),
         reservation=Reservation._meta.db_table,
         session=Session._meta.db_table,
         reservation_seat=ReservationSeat._meta.db_table,
@@ -185,34 +185,25 @@ def owned_reservation(*, reservation_id: uuid.UUID, user) -> Reservation:
         rows = cursor.fetchall()
     if not rows:
         raise NotFound(_("Reservation not found."))
-    session_id, status, expires_at, total, created_at, closed_at, extended_at, session_status = (
-        rows[0][:8]
-    )
-    reservation = from_row(
-        Reservation,
-        id=reservation_id,
-        user_id=user.id,
-        session_id=session_id,
-        status=status,
-        expires_at=expires_at,
-        total=total,
-        created_at=created_at,
-        closed_at=closed_at,
-        extended_at=extended_at,
-    )
+    columns = len(RESERVATION_COLUMNS)
+    reservation = reservation_from_row(reservation_id, rows[0][:columns])
+    session_id, session_status = reservation.session_id, rows[0][columns]
     reservation.user = user
     reservation.session = from_row(Session, id=session_id, status=session_status)
     seats = []
     for row in rows:
-        seat_row_id, session_seat_id, ticket_type, price, is_active, seat_id, label, *place = row[
-            8:
-        ]
+        # After the reservation and the session's status: the seat's columns, in the order of
+        # _OWNED_RESERVATION_SQL.
+        seat_row_id, session_seat_id, ticket_type, price, is_active, *room_seat = row[columns + 1 :]
+        seat_id, label, seat_row, seat_number = room_seat
         if seat_row_id is None:
             continue  # a reservation without seats (none is ever written, but the join allows it)
         session_seat = from_row(
             SessionSeat, id=session_seat_id, session_id=session_id, seat_id=seat_id
         )
-        session_seat.seat = from_row(Seat, id=seat_id, label=label, row=place[0], number=place[1])
+        session_seat.seat = from_row(
+            Seat, id=seat_id, label=label, row=seat_row, number=seat_number
+        )
         seats.append(
             reserved_seat(
                 reservation,
