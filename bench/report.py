@@ -217,6 +217,15 @@ def _stream_notes(data: BenchData, stats: list[LevelStats]) -> list[str]:
         "the rush (it is in the web column of the CPU tables too).",
     ]
     for s in stats:
+        control = s.extra.get("control")
+        if control:
+            notes.append(
+                f"{s.clients} clients, control: the same rush on another fresh session without "
+                f"listeners, run just before: {control['answered']:.0f} answers/s, 409 p50 "
+                f"{_f(control['conflict_p50'])} ms, 409 p99 {_f(control['conflict_p99'])} ms, "
+                f"double sells {_check(control['double_sell'])}."
+            )
+    for s in stats:
         st = s.extra["streams"]
         if st["dropped"] or st["closed"] or st["failed"]:
             notes.append(
@@ -400,19 +409,34 @@ def _stream_targets(data: BenchData, verdict) -> list[tuple[str, str, str]]:
         ),
     ]
     rush = _level(data, "b", g.clients)
-    if rush and rush.conflict_p99 and g.conflict_p99:
-        ratio = g.conflict_p99 / rush.conflict_p99
+    control = g.extra.get("control")
+    if control and control["conflict_p99"] and g.conflict_p99:
+        ratio = g.conflict_p99 / control["conflict_p99"]
+        spread = ""
+        if rush and rush.conflict_p99:
+            spread = (
+                f"; (b) at this level earlier in the run: {_f(rush.conflict_p99)} ms, "
+                f"{rush.answered:.0f} answers/s ({control['conflict_p99'] / rush.conflict_p99:.2f} "
+                "x between two rushes without listeners)"
+            )
         out.append(
             (
-                f"(g) the watched rush's 409 p99 within noise of (b)'s at {g.clients} clients "
-                f"(at most {RUSH_NOISE:g} x)",
-                f"{_f(g.conflict_p99)} vs {_f(rush.conflict_p99)} ms ({ratio:.2f} x); answers/s "
-                f"{g.answered:.0f} vs {rush.answered:.0f}",
+                f"(g) the watched rush's 409 p99 within noise of the same rush without listeners "
+                f"just before it, at {g.clients} clients (at most {RUSH_NOISE:g} x)",
+                f"{_f(g.conflict_p99)} vs {_f(control['conflict_p99'])} ms ({ratio:.2f} x); "
+                f"409 p50 {_f(g.conflict_p50)} vs {_f(control['conflict_p50'])} ms; answers/s "
+                f"{g.answered:.0f} vs {control['answered']:.0f}{spread}",
                 verdict(ratio <= RUSH_NOISE),
             )
         )
     else:
-        out.append(("(g) the watched rush's 409s against (b)'s", "not comparable", verdict(None)))
+        out.append(
+            (
+                "(g) the watched rush's 409s against a rush without listeners",
+                "not comparable",
+                verdict(None),
+            )
+        )
     return out
 
 

@@ -286,8 +286,23 @@ def main() -> None:
                     web = f"web-{PORTS[0]}"  # a process of the first instance
                     recorder = profiles.ProfileRecorder(key, level, stack.group(web), web)
                     recorded[key] = recorder.profile
+                control = None
+                if key == "g":
+                    # The same rush without listeners just before, on this machine as it is now:
+                    # what the watched rush is compared with (the run-to-run spread of this
+                    # machine is larger than the effect sought).
+                    control = scenarios.rush(level, tokens, fixtures, SECONDS)
+                    log(f"(g) control, no listeners: {_summary(control)}")
+                    time.sleep(1)
                 with harness.observed(recorder):
                     stats = measure(key, level)
+                if control is not None:
+                    stats.extra["control"] = {
+                        "answered": control.answered,
+                        "conflict_p50": control.conflict_p50,
+                        "conflict_p99": control.conflict_p99,
+                        "double_sell": control.extra.get("double_sell"),
+                    }
                 levels[key].append(stats)
                 log(_summary(stats))
         double_sell["a"] = scenarios.double_sells(pool_a.session_ids)
