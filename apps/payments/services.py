@@ -17,14 +17,14 @@ from datetime import timedelta
 import structlog
 from celery import current_app
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 
 from apps.bookings import errors as booking_errors
 from apps.bookings import selectors as booking_selectors
 from apps.bookings import services as booking_services
-from apps.bookings.models import Reservation
-from apps.core.db import constraint_errors, log_on_commit
+from apps.bookings.models import Reservation, ReservationSeat
+from apps.core.db import constraint_errors, from_row, log_on_commit
 from apps.core.locking import busy_as, set_lock_timeout
 from apps.core.prefetch import attach_prefetched
 from apps.events import outbox
@@ -39,7 +39,7 @@ from .errors import (
     PaymentProviderUnavailable,
 )
 from .lifecycle import PaymentStatus, check_transition
-from .models import ONE_PAYMENT_IN_FLIGHT, Payment, Sale, Ticket
+from .models import ONE_PAYMENT_IN_FLIGHT, Payment, Sale, Ticket, ticket_code
 from .providers import get_provider
 from .providers.base import Outcome, ProviderError, ProviderPayment, ProviderUnavailable
 
@@ -163,6 +163,15 @@ def _with_sale(payment: Payment) -> Payment:
     return payment
 
 
+def _lock_payment(payment_id: uuid.UUID) -> Payment:
+    """The payment, locked: a plain statement (every payment's outcome comes through here), read
+    into the model as the ORM reads rows. Raises Payment.DoesNotExist."""
+    sql = f"SELECT * FROM {Payment._meta.db_table} WHERE id = %s FOR UPDATE"  # noqa: S608
+    for payment in Payment.objects.raw(sql, [payment_id]):
+        return payment
+    raise Payment.DoesNotExist(f"no payment {payment_id}")
+
+
 def payment_apply(
     *,
     payment_id: uuid.UUID,
@@ -174,7 +183,7 @@ def payment_apply(
     it with its seats, saves reading them again."""
     with busy_as(PaymentBusy), transaction.atomic():
         set_lock_timeout(settings.LOCK_TIMEOUT_SECONDS)
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        payment = _lock_payment(payment_id)
         before = (payment.status, payment.provider_reference, payment.method)
         if observed.reference and not payment.provider_reference:
             payment.provider_reference = observed.reference
@@ -273,6 +282,67 @@ def _count_sale(amount) -> None:
     metrics.REVENUE.inc(float(amount))
 
 
+# The sale and its tickets in one statement, without the ORM's query compiler: every payment
+# writes them. The unique constraints (one sale per reservation and per payment, one ticket per
+# session seat) stay the last guard, as with the ORM.
+_INSERT_SALE_SQL = """
+WITH sale AS (
+  INSERT INTO {sale} (id, reservation_id, payment_id, user_id, session_id, total, paid_at,
+                      language, status)
+  VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+  RETURNING id
+)
+INSERT INTO {ticket} (id, sale_id, session_seat_id, code, ticket_type, price)
+SELECT ticket.id, sale.id, ticket.session_seat_id, ticket.code, ticket.ticket_type, ticket.price
+FROM sale, unnest(%s::uuid[], %s::bigint[], %s::varchar[], %s::varchar[], %s::numeric[])
+  AS ticket(id, session_seat_id, code, ticket_type, price)
+"""
+
+
+def _insert_sale(
+    payment: Payment, reservation: Reservation, seats: list[ReservationSeat]
+) -> tuple[Sale, list[Ticket]]:
+    """Write the sale of the reservation's seats and one ticket per seat; returns them as the
+    ORM builds rows it read, each ticket with the session seat (and label) its seat brought."""
+    sale_row = {
+        "id": uuid.uuid4(),
+        "reservation_id": reservation.id,
+        "payment_id": payment.id,
+        "user_id": payment.user_id,
+        "session_id": reservation.session_id,
+        "total": payment.amount,
+        "paid_at": timezone.now(),
+        "language": payment.language,
+        "status": Sale.Status.PAID,
+    }
+    ticket_rows = [
+        {
+            "id": uuid.uuid4(),
+            "session_seat_id": seat.session_seat_id,
+            "code": ticket_code(),
+            "ticket_type": seat.ticket_type,
+            "price": seat.price,
+        }
+        for seat in seats
+    ]
+    columns = ("id", "session_seat_id", "code", "ticket_type", "price")
+    sql = _INSERT_SALE_SQL.format(sale=Sale._meta.db_table, ticket=Ticket._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [*sale_row.values(), *([row[name] for row in ticket_rows] for name in columns)],
+        )
+    sale = from_row(Sale, **sale_row, refunded_at=None)
+    tickets = []
+    for row, seat in zip(ticket_rows, seats, strict=True):
+        unused = {"voided_at": None, "checked_in_at": None, "checked_in_by_id": None}
+        ticket = from_row(Ticket, **row, sale_id=sale.id, **unused)
+        ticket.sale = sale
+        ticket.session_seat = seat.session_seat
+        tickets.append(ticket)
+    return sale, tickets
+
+
 def _sell(payment: Payment, reservation: Reservation | None) -> Sale:
     """The sale and its tickets, in the transaction that closes the hold as sold."""
     # The reservation the caller read, if any, spares reading its owner and seats again.
@@ -283,25 +353,7 @@ def _sell(payment: Payment, reservation: Reservation | None) -> Sale:
     )
     if reservation is None:
         reservation = booking_selectors.reservation_queryset().get(pk=payment.reservation_id)
-    sale = Sale.objects.create(
-        reservation=confirmed,
-        payment=payment,
-        user_id=payment.user_id,
-        session_id=confirmed.session_id,
-        total=payment.amount,
-        paid_at=timezone.now(),
-        language=payment.language,
-    )
-    seats = list(reservation.seats.all())
-    tickets = Ticket.objects.bulk_create(
-        Ticket(
-            sale=sale,
-            session_seat=seat.session_seat,
-            ticket_type=seat.ticket_type,
-            price=seat.price,
-        )
-        for seat in seats
-    )
+    sale, tickets = _insert_sale(payment, confirmed, list(reservation.seats.all()))
     outbox.emit(
         outbox.Event(
             payment_events.PAYMENT_CONFIRMED,
