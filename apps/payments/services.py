@@ -17,7 +17,7 @@ from datetime import timedelta
 import structlog
 from celery import current_app
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.utils import timezone, translation
 
 from apps.bookings import errors as booking_errors
@@ -167,7 +167,8 @@ def _lock_payment(payment_id: uuid.UUID) -> Payment:
     """The payment, locked: a plain statement (every payment's outcome comes through here), read
     into the model as the ORM reads rows. Raises Payment.DoesNotExist."""
     sql = f"SELECT * FROM {Payment._meta.db_table} WHERE id = %s FOR UPDATE"  # noqa: S608
-    for payment in Payment.objects.raw(sql, [payment_id]):
+    # The primary, as select_for_update() would: raw() would ask the router for a read database.
+    for payment in Payment.objects.db_manager(DEFAULT_DB_ALIAS).raw(sql, [payment_id]):
         return payment
     raise Payment.DoesNotExist(f"no payment {payment_id}")
 
