@@ -73,13 +73,17 @@ class RedisServer(_RedisProcess):
     def __init__(self, port: int | None = None, *, replica_of: int | None = None) -> None:
         super().__init__(port)
         self.replica_of = replica_of
+        self._dir: tempfile.TemporaryDirectory | None = None
 
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
     def start(self, timeout: float = 10) -> RedisServer:
+        # A replica writes the master's snapshot to its directory even with `--save ""`: one of
+        # its own, so that no dump.rdb lands in the working directory of the tests.
+        self._dir = self._dir or tempfile.TemporaryDirectory(prefix="cinema-redis-")
         arguments = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        arguments += ["--appendonly", "no", "--protected-mode", "no"]
+        arguments += ["--appendonly", "no", "--protected-mode", "no", "--dir", self._dir.name]
         if self.replica_of:
             arguments += ["--replicaof", "127.0.0.1", str(self.replica_of)]
         self._launch(arguments, timeout)
