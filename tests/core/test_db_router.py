@@ -130,6 +130,6 @@ def test_the_replica_url_adds_the_alias_the_router_and_a_short_connect_timeout()
     assert found.returncode == 0, found.stderr
     host, port, name, options, test, routers = json.loads(found.stdout.splitlines()[-1])
     assert (host, port, name) == ("10.0.0.2", 5433, "cinema")
-    assert options == {"connect_timeout": 2}
+    assert options == {"connect_timeout": 2, "server_side_binding": True, "prepare_threshold": 2}
     assert test["MIRROR"] == "default"
     assert routers == ["apps.core.db_router.ReplicaRouter"]
