@@ -108,14 +108,14 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Parameters travel apart from the SQL and a statement run twice on a connection is prepared:
 # PostgreSQL then skips parsing and planning the hot path's statements, and Python skips quoting
-# every value into the SQL text (docs/performance.md has the before and after). Options in the URL
-# win.
-# Empty: nothing is prepared (for a pooler in transaction mode, which cannot keep them).
+# every value into the SQL text (docs/performance.md has the before and after). An empty
+# threshold prepares nothing (for a pooler in transaction mode, which cannot keep them). Options
+# in the URL win.
 _prepare_threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="2").strip()
 DATABASE_PREPARE_THRESHOLD = int(_prepare_threshold) if _prepare_threshold else None
+_STATEMENT_OPTIONS = {"server_side_binding": True, "prepare_threshold": DATABASE_PREPARE_THRESHOLD}
 DATABASES["default"]["OPTIONS"] = {
-    "server_side_binding": True,
-    "prepare_threshold": DATABASE_PREPARE_THRESHOLD,
+    **_STATEMENT_OPTIONS,
     **DATABASES["default"].get("OPTIONS", {}),
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -133,8 +133,7 @@ if DATABASE_REPLICA_URL:
     # in the URL wins.)
     DATABASES["replica"]["OPTIONS"] = {
         "connect_timeout": env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=2),
-        "server_side_binding": True,
-        "prepare_threshold": DATABASE_PREPARE_THRESHOLD,
+        **_STATEMENT_OPTIONS,
         **DATABASES["replica"].get("OPTIONS", {}),
     }
     # Tests read the replica's rows from the test database itself.
