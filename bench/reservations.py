@@ -181,6 +181,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
     began = time.time()
     started = time.strftime("%Y-%m-%d %H:%M %Z")
+    commit = _commit()  # before the run rewrites its own outputs (bench/), which git tracks
     warnings: list[str] = []
     loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -340,7 +341,7 @@ def main() -> None:
             "warmup": ", ".join(f"{k}: {v}" for k, v in warmup.items()),
             "warmup_seconds": f"{WARMUP_SECONDS:g}",
             "quiet": ", ".join(f"({k}) {v:.0f} s" for k, v in quiet.items()),
-            "commit": _commit(),
+            "commit": commit,
         },
         pgbench=pg,
         levels={key: value for key, value in levels.items() if value},
