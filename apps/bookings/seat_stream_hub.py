@@ -2,10 +2,12 @@
 
 One task per process reads the Redis Streams (seat_stream) of the sessions that have listeners
 with one `XREAD BLOCK`, and puts each entry, rendered once as SSE bytes, on the bounded queue of
-every listener of that session. A listener whose queue is full (a client that does not read) is
-dropped: it gets `event: dropped` and is closed, and never holds the others up. With Redis
-unreachable every listener is dropped (reason `unavailable`): clients reconnect with
-`Last-Event-ID` and resume, or get a fresh snapshot.
+every listener of that session. After a read that brought news it pauses `SSE_FAN_OUT_SECONDS`:
+the changes that commit meanwhile (a rush commits its holds within milliseconds of each other)
+reach each listener in one wake-up and one write, instead of one each. A listener whose queue
+is full (a client that does not read) is dropped: it gets `event: dropped` and is closed, and
+never holds the others up. With Redis unreachable every listener is dropped (reason
+`unavailable`): clients reconnect with `Last-Event-ID` and resume, or get a fresh snapshot.
 
 A new listener joins without a gap: it registers first (from then on the reader queues every
 entry after the stream's last id), then replays what it missed from the stream; the overlap is
@@ -139,6 +141,7 @@ class Hub:
         # A read brings at most half a client queue per session: a burst never fills the queue
         # of a client that keeps up; only one that does not read fills it.
         self._count = max(1, min(_READ_COUNT, settings.SSE_CLIENT_QUEUE_SIZE // 2))
+        self._pause = settings.SSE_FAN_OUT_SECONDS
         self.redis = async_redis_client(timeout=_READ_BLOCK_MS / 1000 + 5, connect_timeout=2)
 
     # --- listeners ---------------------------------------------------------------------------
@@ -212,8 +215,9 @@ class Hub:
             failures = 0
             for key, entries in reply or ():
                 self._fan_out(session_of(key), entries)
-            # Listeners that keep up take their events before the next batch comes.
-            await asyncio.sleep(0)
+            # Listeners that keep up take their events before the next batch comes; after news,
+            # what commits during the pause goes out with the next read, in one wake-up each.
+            await asyncio.sleep(self._pause if reply else 0)
 
     def _fan_out(self, session_id: int, entries: list) -> None:
         cursor = self._cursors.get(session_id)

@@ -140,6 +140,39 @@ def test_a_burst_of_changes_reaches_every_listener_whole_and_in_order():
                 listener.close()
 
 
+def test_changes_committed_during_the_pause_after_news_reach_a_client_in_one_write():
+    """A rush commits its holds within milliseconds of each other: after delivering news the
+    hub pauses, and what commits meanwhile reaches each client in one wake-up and one write
+    (one chunk of the response), every change still its own event, in order."""
+    session = make_session()
+    port = free_port()
+    path = f"/api/v1/sessions/{session.id}/seats/stream"
+    with stream_server(port, SSE_FAN_OUT_SECONDS="1.0"):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.settimeout(5)
+        try:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            received = b""
+            while b"event: snapshot" not in received or not received.endswith(b"\r\n"):
+                received += sock.recv(1 << 20)
+            time.sleep(0.3)  # subscribed, and the reader is waiting for news
+
+            seat_stream.publish(session.id, [1], "held")
+            first = sock.recv(65536)
+            assert first.count(b"event: seats") == 1
+            published = time.monotonic()
+            for marker in range(2, 7):  # committed while the hub pauses after the first
+                seat_stream.publish(session.id, [marker], "held")
+            together = sock.recv(65536)
+
+            assert time.monotonic() - published < 1.0 + DELIVERY_BOUND
+            assert together.count(b"event: seats") == 5, together
+            markers = [int(part.split(b",")[0]) for part in together.split(b'"id":')[1:]]
+            assert markers == [2, 3, 4, 5, 6]
+        finally:
+            sock.close()
+
+
 def test_resuming_with_last_event_id_loses_nothing_and_a_too_old_id_gets_a_snapshot(settings):
     session = make_session()
     buyer = UserFactory()
