@@ -220,8 +220,10 @@ def _stream_notes(data: BenchData, stats: list[LevelStats]) -> list[str]:
         control = s.extra.get("control")
         if control:
             notes.append(
-                f"{s.clients} clients, control: the same rush on another fresh session without "
-                f"listeners, run just before: {control['answered']:.0f} answers/s, 409 p50 "
+                f"{s.clients} clients, control: the same rush ({s.wall:.0f} s, not a level's "
+                "8 s, in both: a 409 p99 of 8 s moves by up to a third between two identical "
+                "rushes) on another fresh session without listeners, run just before: "
+                f"{control['answered']:.0f} answers/s, 409 p50 "
                 f"{_f(control['conflict_p50'])} ms, 409 p99 {_f(control['conflict_p99'])} ms, "
                 f"double sells {_check(control['double_sell'])}."
             )

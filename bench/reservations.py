@@ -257,7 +257,12 @@ def main() -> None:
             if key == "g":
                 stream_group = stack.group(f"web-stream-{STREAM_PORT}")
                 return scenarios.watched_rush(
-                    level, tokens, fixtures, SECONDS, port=STREAM_PORT, group=stream_group
+                    level,
+                    tokens,
+                    fixtures,
+                    scenarios.WATCHED_SECONDS,
+                    port=STREAM_PORT,
+                    group=stream_group,
                 )
             if key == "c":
                 return scenarios.seat_map(level, tokens, read_session.id, SECONDS)
@@ -292,7 +297,7 @@ def main() -> None:
                     # The same rush without listeners just before, on this machine as it is now:
                     # what the watched rush is compared with (the run-to-run spread of this
                     # machine is larger than the effect sought).
-                    control = scenarios.rush(level, tokens, fixtures, SECONDS)
+                    control = scenarios.rush(level, tokens, fixtures, scenarios.WATCHED_SECONDS)
                     log(f"(g) control, no listeners: {_summary(control)}")
                     time.sleep(1)
                 with harness.observed(recorder):
