@@ -221,8 +221,9 @@ def _stream_notes(data: BenchData, stats: list[LevelStats]) -> list[str]:
         if control:
             notes.append(
                 f"{s.clients} clients, control: the same rush ({s.wall:.0f} s, not a level's "
-                "8 s, in both: a 409 p99 of 8 s moves by up to a third between two identical "
-                "rushes) on another fresh session without listeners, run just before: "
+                f"{data.config['seconds']} s, in both: a 409 p99 of so short a rush moves by up "
+                "to a third between two identical rushes) on another fresh session without "
+                "listeners, run just before: "
                 f"{control['answered']:.0f} answers/s, 409 p50 "
                 f"{_f(control['conflict_p50'])} ms, 409 p99 {_f(control['conflict_p99'])} ms, "
                 f"double sells {_check(control['double_sell'])}."
