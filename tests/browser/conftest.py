@@ -70,6 +70,27 @@ def screenshot(request):
     return take
 
 
+def replaced(page):
+    """A wait condition: true once `page` (an element of the old document) has left the
+    document. Selenium's `staleness_of` only knows the "stale element" answer; while a new page
+    is committing, Chrome may instead answer "Node with given id does not belong to the
+    document", which means the same thing."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    def gone(_driver) -> bool:
+        try:
+            page.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+        return False
+
+    return gone
+
+
 def admin_log_in(browser, base: str, email: str):
     """Log in to the admin as `email` (the factories' password) and wait for the page after the
     login: the login page has a #content-main of its own, so waiting for one is not enough."""
@@ -86,6 +107,6 @@ def admin_log_in(browser, base: str, email: str):
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    wait.until(seen.staleness_of(page))
+    wait.until(replaced(page))
     wait.until(seen.presence_of_element_located((By.ID, "content-main")))
     return wait

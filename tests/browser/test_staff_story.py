@@ -18,7 +18,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from apps.catalog.models import Movie
 from apps.rooms.models import Room
 from apps.sessions.models import Session
-from tests.browser.conftest import admin_log_in
+from tests.browser.conftest import admin_log_in, replaced
 from tests.factories import (
     CinemaFactory,
     StaffFactory,
@@ -36,7 +36,7 @@ def submit(browser, wait: WebDriverWait, button) -> None:
     """Click a button that loads a new page, and wait until the old one is gone."""
     page = browser.find_element(By.TAG_NAME, "html")
     button.click()
-    wait.until(seen.staleness_of(page))
+    wait.until(replaced(page))
 
 
 def present(wait: WebDriverWait, selector: str):
