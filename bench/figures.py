@@ -65,6 +65,20 @@ def level_figures(stats: LevelStats) -> dict:
             for kind, m in memory.items()
         },
         **({"streams": stats.extra["streams"]} if "streams" in stats.extra else {}),
+        **(
+            {"controls": [_control_figures(c) for c in stats.extra["controls"]]}
+            if "controls" in stats.extra
+            else {}
+        ),
+    }
+
+
+def _control_figures(control: dict) -> dict:
+    """(g)'s rush without listeners: its rate and 409s (its double-sell check is in the report)."""
+    return {
+        "answered": _round(control["answered"], 1),
+        "conflict_p50": _round(control["conflict_p50"]),
+        "conflict_p99": _round(control["conflict_p99"]),
     }
 
 
