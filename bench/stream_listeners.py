@@ -38,62 +38,91 @@ class Totals:
         self.failed = 0  # could not connect
 
 
-async def _listen(port: int, path: str, ready: asyncio.Event, totals: Totals) -> None:
-    """One listener, until the server ends its stream or the task is cancelled."""
+class _Listener(asyncio.Protocol):
+    """One listener: a protocol, not a task, so that a read costs one callback and no wake-up
+    of a coroutine (the load generator shares the server's cores)."""
+
+    def __init__(self, request: bytes, ready: asyncio.Event, totals: Totals) -> None:
+        self.request = request
+        self.ready = ready
+        self.totals = totals
+        self.transport: asyncio.Transport | None = None
+        self.pending = b""
+        self.seen = 0
+        self.has_snapshot = False
+        self.ended = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        arrived_ms = time.time() * 1000
+        pending = self.pending + data
+        cut = pending.rfind(b"\n\n")
+        if cut < 0:
+            self.pending = pending
+            return
+        complete, self.pending = pending[: cut + 2], pending[cut + 2 :]
+        for match in _EVENT.finditer(complete):
+            kind = match[2]
+            if kind == b"seats":
+                self.totals.delays_ms.append(arrived_ms - int(match[1]))
+                self.seen += 1
+            elif kind == b"snapshot":
+                self.has_snapshot = True
+                self.ready.set()
+            elif kind == b"dropped":
+                self.totals.dropped += 1
+                self.end()
+                return
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.ended:
+            self.totals.closed += 1
+            self.end()
+
+    def end(self) -> None:
+        """Once: count what it read, and close."""
+        if not self.ended:
+            self.ended = True
+            self.ready.set()
+            self.totals.per_listener.append(self.seen)
+            self.transport.close()
+
+
+async def _connect(port: int, request: bytes, ready: asyncio.Event, totals: Totals):
+    loop = asyncio.get_running_loop()
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        _, listener = await loop.create_connection(
+            lambda: _Listener(request, ready, totals), "127.0.0.1", port
+        )
     except OSError:
         totals.failed += 1
         ready.set()
-        return
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-    seen = 0
-    pending = b""
-    try:
-        while True:
-            chunk = await reader.read(65536)
-            if not chunk:
-                totals.closed += 1
-                return
-            arrived_ms = time.time() * 1000
-            pending += chunk
-            cut = pending.rfind(b"\n\n")
-            if cut < 0:
-                continue
-            complete, pending = pending[: cut + 2], pending[cut + 2 :]
-            for match in _EVENT.finditer(complete):
-                kind = match[2]
-                if kind == b"seats":
-                    totals.delays_ms.append(arrived_ms - int(match[1]))
-                    seen += 1
-                elif kind == b"snapshot":
-                    ready.set()
-                elif kind == b"dropped":
-                    totals.dropped += 1
-                    return
-    finally:
-        ready.set()
-        totals.per_listener.append(seen)
-        writer.close()
+        return None
+    return listener
 
 
 async def _main(port: int, session_id: int, streams: int) -> None:
     path = f"/api/v1/sessions/{session_id}/seats/stream"
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
     totals = Totals()
     readies = [asyncio.Event() for _ in range(streams)]
-    tasks = []
+    connecting = []
     for index, ready in enumerate(readies):
-        tasks.append(asyncio.create_task(_listen(port, path, ready, totals)))
+        connecting.append(asyncio.create_task(_connect(port, request, ready, totals)))
         if (index + 1) % _WAVE == 0:
             await asyncio.sleep(0.05)
+    listeners = [listener for listener in await asyncio.gather(*connecting) if listener]
     waiting = [asyncio.ensure_future(ready.wait()) for ready in readies]
-    await asyncio.wait(waiting, timeout=_READY_TIMEOUT_SECONDS)
-    print(f"ready {sum(ready.is_set() for ready in readies)}", flush=True)
+    if waiting:
+        await asyncio.wait(waiting, timeout=_READY_TIMEOUT_SECONDS)
+    print(f"ready {sum(listener.has_snapshot for listener in listeners)}", flush=True)
     # Until the parent closes our stdin: reading it in a thread keeps the loop free.
     await asyncio.to_thread(sys.stdin.read)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    for listener in listeners:
+        listener.end()
     print(
         json.dumps(
             {
