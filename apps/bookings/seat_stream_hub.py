@@ -84,9 +84,12 @@ class Listener:
     """One open stream: a bounded queue of events, or the reason it was dropped.
 
     A deque and one future, not asyncio.Queue and asyncio.Event: each change wakes every
-    listener of its session, so what a wake-up costs is paid a thousand times per change."""
+    listener of its session, so what a wake-up costs is paid a thousand times per change. For
+    the same reason its alarm (the next keep-alive, or the session's start) is not set and
+    cancelled around every wait: it stays set while events come, and a wait sets one only when
+    none is due early enough."""
 
-    __slots__ = ("_capacity", "_waiter", "dropped", "events", "session_id")
+    __slots__ = ("_alarm", "_alarm_at", "_capacity", "_waiter", "dropped", "events", "session_id")
 
     def __init__(self, session_id: int) -> None:
         self.session_id = session_id
@@ -94,6 +97,8 @@ class Listener:
         self.dropped: str | None = None
         self._capacity = settings.SSE_CLIENT_QUEUE_SIZE
         self._waiter: asyncio.Future | None = None
+        self._alarm: asyncio.TimerHandle | None = None
+        self._alarm_at = 0.0  # the loop's clock
 
     def put(self, event: Event) -> None:
         if len(self.events) >= self._capacity:
@@ -106,23 +111,38 @@ class Listener:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def take(self, timeout: float) -> list[Event] | None:
-        """Every event queued, oldest first, waiting up to `timeout` seconds for one ([] if
-        none came); None once dropped."""
-        if self.dropped is None and not self.events:
-            loop = asyncio.get_running_loop()
+    def _ring(self) -> None:
+        self._alarm = None
+        self._wake()
+
+    async def take(self, due: float) -> list[Event] | None:
+        """Every event queued, oldest first, waiting for one until `due` (the loop's clock,
+        `loop.time()`; [] if none came by then); None once dropped."""
+        loop = asyncio.get_running_loop()
+        while self.dropped is None and not self.events:
+            if loop.time() >= due:
+                return []
+            if self._alarm is None or self._alarm_at > due:
+                if self._alarm is not None:
+                    self._alarm.cancel()
+                self._alarm = loop.call_at(due, self._ring)
+                self._alarm_at = due
             self._waiter = loop.create_future()
-            timer = loop.call_later(timeout, self._wake)
             try:
                 await self._waiter
             finally:
-                timer.cancel()
                 self._waiter = None
         if self.dropped is not None:
             return None
         events = list(self.events)
         self.events.clear()
         return events
+
+    def close(self) -> None:
+        """The stream is over: its alarm goes."""
+        if self._alarm is not None:
+            self._alarm.cancel()
+            self._alarm = None
 
     def drop(self, reason: str) -> None:
         if self.dropped is None:

@@ -168,17 +168,20 @@ async def _events(
                 if event.end:
                     return
         keepalive = settings.SSE_KEEPALIVE_SECONDS
-        starts = starts_at.timestamp()
+        loop = asyncio.get_running_loop()
+        # The session's start on the loop's clock (what the listener's alarm is set on).
+        starts = loop.time() + (starts_at.timestamp() - time.time())
+        quiet_until = loop.time() + keepalive
         while True:
-            until_start = starts - time.time()
-            if until_start <= 0:
+            if loop.time() >= starts:
                 yield _sse("end", b'{"reason": "session_started"}')
                 metrics.SEAT_STREAM_EVENTS.labels(event="end").inc()
                 return
-            events = await listener.take(min(keepalive, until_start))
+            events = await listener.take(min(quiet_until, starts))
             if events == []:  # nothing came in time
-                if starts - time.time() > 0:
+                if loop.time() < starts:
                     yield b": keep-alive\n\n"
+                    quiet_until = loop.time() + keepalive
                 continue
             if events is None:  # dropped by the hub
                 # A client too slow to take even this is cut off (its task cancelled).
@@ -191,6 +194,7 @@ async def _events(
             if not fresh:
                 continue
             yield b"".join(event.chunk for event in fresh)
+            quiet_until = loop.time() + keepalive
             sent = fresh[-1].id
             now = time.time()
             for event in fresh:
@@ -204,6 +208,7 @@ async def _events(
     finally:
         if cutoff is not None:
             cutoff.cancel()
+        listener.close()
         the_hub.unsubscribe(listener)
         metrics.SEAT_STREAMS_OPEN.dec()
         _open_by_ip[ip] -= 1
