@@ -15,9 +15,10 @@ import logging
 import re
 import time
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from datetime import datetime
 from types import SimpleNamespace
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -41,15 +42,12 @@ from apps.sessions.models import Session
 
 from . import metrics
 from .seat_map import seat_map_json
-from .seat_stream_hub import Listener, StreamId, format_id, hub, parse_id, valid_id
+from .seat_stream_hub import Listener, StreamId, Write, format_id, hub, parse_id, valid_id
 
 logger = logging.getLogger(__name__)
 
 # A dropped client that does not even take its `dropped` event is cut off after this long.
 _DROP_GRACE_SECONDS = 5.0
-
-# The `seats` events sent, counted per write of a batch (the labelled child, bound once).
-_SEATS_SENT = metrics.SEAT_STREAM_EVENTS.labels(event="seats")
 
 # Open streams per client IP in this process.
 _open_by_ip: Counter[str] = Counter()
@@ -127,10 +125,11 @@ def _sse(event: str, data: bytes, event_id: str | None = None) -> bytes:
 
 
 async def _events(
-    session_id: int, starts_at: datetime, last_event_id: str | None, ip: str
+    session_id: int, starts_at: datetime, last_event_id: str | None, ip: str, write: Write
 ) -> AsyncIterator[bytes]:
     """The stream's body: snapshot or replay, then every change until the session starts or
-    ends, with a comment line while nothing happens."""
+    ends, with a comment line while nothing happens. What it yields is written by its caller;
+    `write` writes a chunk the same way, for the hub's writes while the stream waits."""
     the_hub = hub()
     listener = Listener(session_id)
     task = asyncio.current_task()
@@ -171,38 +170,43 @@ async def _events(
         loop = asyncio.get_running_loop()
         # The session's start on the loop's clock (what the listener's alarm is set on).
         starts = loop.time() + (starts_at.timestamp() - time.time())
-        quiet_until = loop.time() + keepalive
+        # From here the hub writes events itself while this coroutine waits (Listener).
+        listener.go_live(write, sent, loop.time())
+        deliveries = the_hub.deliveries
         while True:
             if loop.time() >= starts:
                 yield _sse("end", b'{"reason": "session_started"}')
                 metrics.SEAT_STREAM_EVENTS.labels(event="end").inc()
                 return
-            events = await listener.take(min(quiet_until, starts))
-            if events == []:  # nothing came in time
-                if loop.time() < starts:
-                    yield b": keep-alive\n\n"
-                    quiet_until = loop.time() + keepalive
-                continue
+            events = await listener.take(min(listener.written_at + keepalive, starts))
+            if events is None and cutoff is None:
+                # A client too slow to take even its `dropped` event (or the write before it)
+                # is cut off (its task cancelled).
+                cutoff = loop.call_later(_DROP_GRACE_SECONDS, task.cancel)
+            finished = await listener.finish_write()
+            if finished:
+                deliveries.written(finished)
+                deliveries.flush()
             if events is None:  # dropped by the hub
-                # A client too slow to take even this is cut off (its task cancelled).
-                cutoff = asyncio.get_running_loop().call_later(_DROP_GRACE_SECONDS, task.cancel)
-                yield _sse("dropped", _dropped_data(listener.dropped or "", format_id(sent)))
+                reason = listener.dropped or ""
+                yield _sse("dropped", _dropped_data(reason, format_id(listener.sent)))
                 metrics.SEAT_STREAM_EVENTS.labels(event="dropped").inc()
                 return
+            if not events:  # nothing came in time, or only a write to finish
+                if listener.written_at + keepalive <= loop.time() < starts:
+                    yield b": keep-alive\n\n"
+                    listener.written_at = loop.time()
+                continue
             # What queued up while the client was being written to goes out in one write.
-            fresh = [event for event in events if event.id > sent]  # older: already replayed
+            fresh = [event for event in events if event.id > listener.sent]  # older: replayed
             if not fresh:
                 continue
             yield b"".join(event.chunk for event in fresh)
-            quiet_until = loop.time() + keepalive
-            sent = fresh[-1].id
-            now = time.time()
-            for event in fresh:
-                if event.committed_at is not None:
-                    metrics.SEAT_STREAM_DELIVERY.observe(max(0.0, now - event.committed_at))
-            ended = fresh[-1].end  # `end` is a stream's last entry
-            _SEATS_SENT.inc(len(fresh) - int(ended))
-            if ended:
+            listener.written_at = loop.time()
+            listener.sent = fresh[-1].id
+            deliveries.written(fresh)
+            deliveries.flush()
+            if fresh[-1].end:  # `end` is a stream's last entry
                 metrics.SEAT_STREAM_EVENTS.labels(event="end").inc()
                 return
     finally:
@@ -266,10 +270,10 @@ async def _until_disconnect(receive) -> None:
         pass
 
 
-async def _send_all(send, chunks: AsyncIterator[bytes]) -> None:
+async def _send_all(send, write: Write, chunks: AsyncIterator[bytes]) -> None:
     async with contextlib.aclosing(chunks) as body:
         async for chunk in body:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await write(chunk)
             # Not kept while the stream waits for its next event: the snapshot is ~100 KB.
             del chunk
     await send({"type": "http.response.body", "body": b""})
@@ -307,8 +311,12 @@ async def seat_stream_app(scope: dict, receive, send, session_id: int) -> None:
             ],
         }
     )
-    events = _events(session_id, starts_at, headers.get("last-event-id"), ip)
-    streaming = asyncio.create_task(_send_all(send, events))
+
+    def write(chunk: bytes) -> Coroutine[Any, Any, None]:
+        return send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    events = _events(session_id, starts_at, headers.get("last-event-id"), ip, write)
+    streaming = asyncio.create_task(_send_all(send, write, events))
     hang_up = asyncio.create_task(_until_disconnect(receive))
     await asyncio.wait({streaming, hang_up}, return_when=asyncio.FIRST_COMPLETED)
     for task in (streaming, hang_up):

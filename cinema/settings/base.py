@@ -195,6 +195,8 @@ SSE_KEEPALIVE_SECONDS = env.float("SSE_KEEPALIVE_SECONDS", default=15.0)
 SSE_MAX_STREAMS_PER_IP = env.int("SSE_MAX_STREAMS_PER_IP", default=20)
 SSE_CLIENT_QUEUE_SIZE = env.int("SSE_CLIENT_QUEUE_SIZE", default=100)
 SSE_FAN_OUT_SECONDS = env.float("SSE_FAN_OUT_SECONDS", default=0.05)
+# One delivery in this many is timed for the delivery-latency histogram (seat_stream_hub).
+SSE_LATENCY_SAMPLE = env.int("SSE_LATENCY_SAMPLE", default=8)
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 if REDIS_SENTINELS:
     # The master only (the default client's one server): a replica may lag, and the seat keys,
