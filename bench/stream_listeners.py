@@ -6,7 +6,8 @@ Opens STREAMS streams (`GET /api/v1/sessions/{id}/seats/stream`) to the stream s
 raw asyncio connections (uvloop), in waves of 100 as a crowd arrives, and prints `ready N` once N
 of them have their snapshot (or after 120 s). It then reads every stream until stdin closes, and
 prints one JSON line: for every `seats` event read by every listener, the delay from the event's
-commit to its arrival; the events each listener read; drops and early closes.
+commit to its arrival; the events each listener read; drops and early closes. (What a listener
+reads after its snapshot is kept with its arrival time and parsed at the end.)
 
 The commit time is the event's id: a Redis stream id, whose first part is Redis's clock (ms) when
 the commit published the change. Redis runs on this machine, so the two clocks are one. A
@@ -40,7 +41,9 @@ class Totals:
 
 class _Listener(asyncio.Protocol):
     """One listener: a protocol, not a task, so that a read costs one callback and no wake-up
-    of a coroutine (the load generator shares the server's cores)."""
+    of a coroutine (the load generator shares the server's cores). Once it has its snapshot it
+    only keeps what it reads with the time it arrived, and reads the events out of it at the
+    end, off the measured rush."""
 
     def __init__(self, request: bytes, ready: asyncio.Event, totals: Totals) -> None:
         self.request = request
@@ -48,6 +51,7 @@ class _Listener(asyncio.Protocol):
         self.totals = totals
         self.transport: asyncio.Transport | None = None
         self.pending = b""
+        self.reads: list[tuple[float, bytes]] = []  # after the snapshot: (arrived ms, data)
         self.seen = 0
         self.has_snapshot = False
         self.ended = False
@@ -57,12 +61,18 @@ class _Listener(asyncio.Protocol):
         transport.write(self.request)
 
     def data_received(self, data: bytes) -> None:
-        arrived_ms = time.time() * 1000
+        if self.has_snapshot:
+            self.reads.append((time.time() * 1000, data))
+        elif self._parse(time.time() * 1000, data):
+            self.end()
+
+    def _parse(self, arrived_ms: float, data: bytes) -> bool:
+        """Count the events that `data` completes; True at `dropped`."""
         pending = self.pending + data
         cut = pending.rfind(b"\n\n")
         if cut < 0:
             self.pending = pending
-            return
+            return False
         complete, self.pending = pending[: cut + 2], pending[cut + 2 :]
         for match in _EVENT.finditer(complete):
             kind = match[2]
@@ -74,21 +84,27 @@ class _Listener(asyncio.Protocol):
                 self.ready.set()
             elif kind == b"dropped":
                 self.totals.dropped += 1
-                self.end()
-                return
+                return True
+        return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.ended:
-            self.totals.closed += 1
-            self.end()
+            self.end(closed=True)
 
-    def end(self) -> None:
-        """Once: count what it read, and close."""
-        if not self.ended:
-            self.ended = True
-            self.ready.set()
-            self.totals.per_listener.append(self.seen)
-            self.transport.close()
+    def end(self, closed: bool = False) -> None:
+        """Once: read what it kept, count it, and close."""
+        if self.ended:
+            return
+        self.ended = True
+        for arrived_ms, data in self.reads:
+            if self._parse(arrived_ms, data):
+                closed = False  # the server's close after `dropped`
+                break
+        self.reads.clear()
+        self.totals.closed += closed
+        self.ready.set()
+        self.totals.per_listener.append(self.seen)
+        self.transport.close()
 
 
 async def _connect(port: int, request: bytes, ready: asyncio.Event, totals: Totals):
