@@ -179,6 +179,12 @@ class Listener:
         self.sent = sent
         self.written_at = now
 
+    def wrote(self, events: list[Event], now: float) -> None:
+        """`events` reached the connection (in one write, the last newest) at `now`, the
+        loop's clock: what the keep-alive and the skipping of replayed ids go by."""
+        self.sent = events[-1].id
+        self.written_at = now
+
     def put(self, events: list[Event], chunk: bytes, now: float) -> bool:
         """Queue `events` (in order; `chunk` is all of them as one write) for the stream, or
         write them at once (True) when the stream is live, idle, has nothing queued and has not
@@ -206,8 +212,7 @@ class Listener:
             # One step of the write: it ends at once unless the connection's buffer is full.
             waiting_for = write.send(None)
         except StopIteration:
-            self.sent = events[-1].id
-            self.written_at = now
+            self.wrote(events, now)
             return True
         except Exception as exc:  # raised where the stream's own write would have raised it
             self._unfinished = exc
@@ -239,8 +244,7 @@ class Listener:
         except BaseException:
             write.close()
             raise
-        self.sent = events[-1].id
-        self.written_at = asyncio.get_running_loop().time()
+        self.wrote(events, asyncio.get_running_loop().time())
         return events
 
     def _wake(self) -> None:

@@ -202,8 +202,7 @@ async def _events(
             if not fresh:
                 continue
             yield b"".join(event.chunk for event in fresh)
-            listener.written_at = loop.time()
-            listener.sent = fresh[-1].id
+            listener.wrote(fresh, loop.time())
             deliveries.written(fresh)
             deliveries.flush()
             if fresh[-1].end:  # `end` is a stream's last entry
