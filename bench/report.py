@@ -99,6 +99,7 @@ def scenario_tables(data: BenchData) -> list[str]:
                 "dropped",
                 "KiB a stream",
                 "stream server cores",
+                "listeners cores",
             ]
         if key == "d":
             header += ["reserve p99 ms", "pay p99 ms"]
@@ -195,6 +196,7 @@ def _stream_cells(st: dict) -> list[str]:
         str(st["dropped"]),
         _f(st["kib_per_stream"]),
         _f(st["server_cores"], 2),
+        _f(st.get("listener_cores"), 2),
     ]
 
 
@@ -211,8 +213,18 @@ def _stream_notes(data: BenchData, stats: list[LevelStats]) -> list[str]:
         "which is Redis's clock (ms) when the commit published the change: one clock, on this "
         "machine. KiB a stream: the stream server's resident memory with the streams open, "
         "less before they opened, divided by the streams. Stream server cores: its CPU during "
-        "the rush (it is in the web column of the CPU tables too).",
+        "the rush (it is in the web column of the CPU tables too); listeners cores: the "
+        "listeners' process's (the load generator's, in the client column), which a real "
+        "crowd would spend on its own machines.",
     ]
+    for s in stats:
+        st = s.extra["streams"]
+        if st.get("reads") is not None and st["ready"]:
+            notes.append(
+                f"{s.clients} clients: a listener read {st['reads'] / st['ready']:.1f} times "
+                f"after its snapshot during the rush and its tail ({st['changes']} changes), "
+                "about one read a write of the server: events, and a keep-alive every 15 s."
+            )
     for s in stats:
         controls = s.extra.get("controls") or []
         if controls:

@@ -225,6 +225,15 @@ def _group_usage(group: int) -> tuple[int, int]:
     return sum(row.ticks for row in rows), sum(row.rss for row in rows)
 
 
+def _process_ticks(pid: int) -> int:
+    return harness.proc_table()[pid].ticks
+
+
+def _cores(ticks: int, seconds: float) -> float:
+    """The cores that `ticks` of CPU over `seconds` of wall time amount to."""
+    return ticks / os.sysconf("SC_CLK_TCK") / seconds
+
+
 def _stream_entries(session_id: int) -> int:
     """Entries ever added to the session's seat stream: every change its listeners should get."""
     from django_redis import get_redis_connection
@@ -255,8 +264,10 @@ def watched_rush(
         ready = int(listeners.stdout.readline().split()[-1])
         time.sleep(1)  # the snapshots' buffers settle
         ticks_before, rss_open = _group_usage(group)
+        listener_before = _process_ticks(listeners.pid)
         stats = rush(level, tokens, fixtures, seconds, session=session)
         ticks_after, _ = _group_usage(group)
+        listener_after = _process_ticks(listeners.pid)
         time.sleep(STREAM_TAIL_SECONDS)
         out, _ = listeners.communicate(timeout=60)
     finally:
@@ -279,7 +290,8 @@ def watched_rush(
         "rss_idle_kib": rss_idle // 1024,
         "rss_open_kib": rss_open // 1024,
         "kib_per_stream": (rss_open - rss_idle) / 1024 / max(ready, 1),
-        "server_cores": (ticks_after - ticks_before) / os.sysconf("SC_CLK_TCK") / stats.wall,
+        "server_cores": _cores(ticks_after - ticks_before, stats.wall),
+        "listener_cores": _cores(listener_after - listener_before, stats.wall),
     }
     stats.scenario = "g"
     return stats

@@ -37,6 +37,7 @@ class Totals:
         self.dropped = 0
         self.closed = 0  # ended by the server otherwise (or never opened)
         self.failed = 0  # could not connect
+        self.reads = 0  # reads after the snapshots: about one a write of the server
 
 
 class _Listener(asyncio.Protocol):
@@ -96,6 +97,7 @@ class _Listener(asyncio.Protocol):
         if self.ended:
             return
         self.ended = True
+        self.totals.reads += len(self.reads)
         for arrived_ms, data in self.reads:
             if self._parse(arrived_ms, data):
                 closed = False  # the server's close after `dropped`
@@ -148,6 +150,7 @@ async def _main(port: int, session_id: int, streams: int) -> None:
                 "dropped": totals.dropped,
                 "closed": totals.closed,
                 "failed": totals.failed,
+                "reads": totals.reads,
             }
         ),
         flush=True,

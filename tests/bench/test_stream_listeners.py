@@ -57,6 +57,8 @@ def test_every_listener_reads_every_change_with_its_delay_from_the_commit():
     waited_ms = time.time() * 1000 - published_ms
     assert all(-5 <= delay <= waited_ms for delay in result["delays_ms"])
     assert (result["dropped"], result["closed"], result["failed"]) == (0, 0, 0)
+    # One read a write at most (a listener may read two writes at once), a write at least.
+    assert STREAMS <= result["reads"] <= len(seats) * STREAMS
 
 
 def test_listeners_count_a_stream_the_server_ends_and_one_that_cannot_connect():

@@ -28,6 +28,8 @@ def streams(**changes) -> dict:
         "rss_open_kib": 100_000,
         "kib_per_stream": 40.0,
         "server_cores": 0.35,
+        "listener_cores": 0.04,
+        "reads": 31_000,
         **changes,
     }
 
@@ -72,6 +74,28 @@ def test_the_watched_rush_has_its_table_with_the_streams_figures():
     assert header["commit → arrival p99 ms"] == "180.0"
     assert header["p99 ms"] == "50.0"  # the rush's own
     assert header["KiB a stream"] == "40.0"
+    assert header["stream server cores"] == "0.35"
+    assert header["listeners cores"] == "0.04"
+
+
+def test_the_notes_give_the_reads_a_listener_made():
+    lines = report.scenario_tables(run())
+
+    (note,) = [line for line in lines if "a listener read" in line]
+    assert "a listener read 31.0 times after its snapshot" in note
+    assert "(30 changes)" in note
+
+
+def test_a_run_from_before_the_reads_were_counted_has_no_such_note():
+    data = run()
+    for stats in data.levels["g"]:
+        del stats.extra["streams"]["reads"], stats.extra["streams"]["listener_cores"]
+
+    lines = report.scenario_tables(data)
+
+    assert not [line for line in lines if "a listener read" in line]
+    rows = table(lines, "### (g) Rush watched by 1,000 live seat maps")
+    assert dict(zip(rows[0], rows[1], strict=True))["listeners cores"] == "n/a"
 
 
 def g_verdicts(data) -> list[str]:
