@@ -219,14 +219,10 @@ def rush(
     )
 
 
-def _group_usage(group: int) -> tuple[int, int]:
-    """(CPU ticks, resident bytes) of one process group of the stack."""
-    rows = [row for row in harness.proc_table().values() if row.pgrp == group]
+def _group_usage(table: dict[int, harness.ProcRow], group: int) -> tuple[int, int]:
+    """(CPU ticks, resident bytes) of one process group of the stack, in one read of /proc."""
+    rows = [row for row in table.values() if row.pgrp == group]
     return sum(row.ticks for row in rows), sum(row.rss for row in rows)
-
-
-def _process_ticks(pid: int) -> int:
-    return harness.proc_table()[pid].ticks
 
 
 def _cores(ticks: int, seconds: float) -> float:
@@ -252,7 +248,7 @@ def watched_rush(
     """(b) on a session whose seat map STREAMS listeners (one process) follow on the stream
     server at `port` (process group `group`)."""
     session = fixtures.session()
-    _, rss_idle = _group_usage(group)
+    _, rss_idle = _group_usage(harness.proc_table(), group)
     listeners = subprocess.Popen(
         [sys.executable, "-m", "bench.stream_listeners", str(port), str(session.id), str(STREAMS)],
         cwd=harness.ROOT,
@@ -263,11 +259,13 @@ def watched_rush(
     try:
         ready = int(listeners.stdout.readline().split()[-1])
         time.sleep(1)  # the snapshots' buffers settle
-        ticks_before, rss_open = _group_usage(group)
-        listener_before = _process_ticks(listeners.pid)
+        table = harness.proc_table()
+        ticks_before, rss_open = _group_usage(table, group)
+        listener_before = table[listeners.pid].ticks
         stats = rush(level, tokens, fixtures, seconds, session=session)
-        ticks_after, _ = _group_usage(group)
-        listener_after = _process_ticks(listeners.pid)
+        table = harness.proc_table()
+        ticks_after, _ = _group_usage(table, group)
+        listener_after = table[listeners.pid].ticks
         time.sleep(STREAM_TAIL_SECONDS)
         out, _ = listeners.communicate(timeout=60)
     finally:
