@@ -65,9 +65,9 @@ def test_the_app_reads_the_socket_peer_the_scheme_and_the_host_header():
 
 def test_on_sigterm_requests_in_flight_finish_and_new_connections_are_refused(tmp_path):
     started = tmp_path / "started"
-    # Long enough that the refusal is seen while it runs, even when a loaded machine takes a
-    # few seconds to pass SIGTERM on to granian's workers.
-    slow = 6
+    # Long enough that the refusal is seen while it runs, even when a loaded machine takes
+    # several seconds to pass SIGTERM on to granian's workers (over 5 s once, in a full run).
+    slow = 10
     with web_server(free_port(), **PROBE) as base, ThreadPoolExecutor(1) as pool:
         in_flight = pool.submit(
             requests.get,
