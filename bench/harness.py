@@ -257,26 +257,31 @@ class ProcRow:
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
+def proc_row(pid: int) -> ProcRow:
+    """One process's figures from /proc/<pid>/stat (OSError when it is gone)."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2 :].split()
+    # fields[0] is field 3 of stat (the state): ppid and pgrp are fields 4 and 5, utime and
+    # stime 14 and 15, rss (in pages) 24.
+    return ProcRow(
+        comm,
+        int(fields[1]),
+        int(fields[2]),
+        int(fields[11]) + int(fields[12]),
+        int(fields[21]) * PAGE_SIZE,
+    )
+
+
 def proc_table() -> dict[int, ProcRow]:
     table = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            raw = Path(f"/proc/{entry}/stat").read_text()
+            table[int(entry)] = proc_row(int(entry))
         except OSError:
             continue
-        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
-        fields = raw[raw.rindex(")") + 2 :].split()
-        # fields[0] is field 3 of stat (the state): ppid and pgrp are fields 4 and 5, utime and
-        # stime 14 and 15, rss (in pages) 24.
-        table[int(entry)] = ProcRow(
-            comm,
-            int(fields[1]),
-            int(fields[2]),
-            int(fields[11]) + int(fields[12]),
-            int(fields[21]) * PAGE_SIZE,
-        )
     return table
 
 

@@ -47,6 +47,7 @@ BLOCKS = 6  # alternating collector settings, half of them each
 ROUND_TRIPS = int(os.environ.get("BENCH_FLOOR_ROUND_TRIPS", "3000"))
 PGBENCH_SECONDS = int(os.environ.get("BENCH_FLOOR_PGBENCH_SECONDS", "5"))
 TUNED_THRESHOLD = (20000, 20, 20)
+_RUNS = 3  # of each round-trip loop, whose median counts
 
 _TRIVIAL_STATEMENTS = [f"SELECT {n};" for n in range(1, 5)]
 _FUNCTION = (
@@ -198,8 +199,7 @@ def _backend_cpu_seconds() -> float:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return harness.proc_row(pid).ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _measure_reservations(count: int) -> dict[str, float]:
@@ -216,6 +216,7 @@ def _measure_reservations(count: int) -> dict[str, float]:
         redis_commands = _redis_commands() - commands_before - 1
     statements = len(queries.captured_queries)
 
+    default_threshold = gc.get_threshold()
     clock = _CollectorClock()
     gc.callbacks.append(clock)
     cpu = {False: 0.0, True: 0.0}
@@ -230,7 +231,7 @@ def _measure_reservations(count: int) -> dict[str, float]:
                 gc.set_threshold(*TUNED_THRESHOLD)
             else:
                 gc.unfreeze()
-                gc.set_threshold(700, 10, 10)
+                gc.set_threshold(*default_threshold)
             gc.collect()
             clock.seconds = 0.0
             backend, redis_cpu = _backend_cpu_seconds(), _redis_cpu_seconds()
@@ -246,7 +247,7 @@ def _measure_reservations(count: int) -> dict[str, float]:
     finally:
         gc.callbacks.remove(clock)
         gc.unfreeze()
-        gc.set_threshold(700, 10, 10)
+        gc.set_threshold(*default_threshold)
     micros = {tuned: 1e6 / made[tuned] for tuned in made}
     return {
         "cpu_us": cpu[False] * micros[False],
@@ -280,9 +281,9 @@ def _json_us(answer: dict) -> float:
 
 
 def _per_call(function, count: int = ROUND_TRIPS) -> float:
-    """This process's CPU per call, the median of three runs, in µs."""
+    """This process's CPU per call, the median of `_RUNS` runs, in µs."""
     runs = []
-    for _ in range(3):
+    for _ in range(_RUNS):
         started = time.process_time()
         for _ in range(count):
             function()
@@ -309,7 +310,7 @@ def _measure_round_trips() -> tuple[float, float, float, float]:
     redis = get_redis_connection("default")
     server_before = _redis_cpu_seconds()
     redis_us = _per_call(lambda: redis.get("bench:floor"))
-    redis_server_us = (_redis_cpu_seconds() - server_before) * 1e6 / (3 * ROUND_TRIPS)
+    redis_server_us = (_redis_cpu_seconds() - server_before) * 1e6 / (_RUNS * ROUND_TRIPS)
     return statement_us, begin_commit_us, redis_us, redis_server_us
 
 
