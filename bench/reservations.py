@@ -63,6 +63,10 @@ QUIET_TIMEOUT_SECONDS = 45.0
 SCENARIOS = os.environ.get("BENCH_SCENARIOS", "abgcdef")
 # The live seat map's server for (g): one stream process, as the target is stated per process.
 STREAM_PORT = 8704
+# What (g)'s listeners follow: the stream server ("app"), or the bare fan-out that stands in for
+# it ("floor", bench/fanout_floor.py), to tell the server's own cost from what writes cost.
+STREAM_SERVER = os.environ.get("BENCH_STREAM_SERVER", "app")
+FLOOR_PORT = 8705
 PAYMENT_TASKS = (
     "apps.payments.tasks.process_webhook_event",
     "apps.payments.providers.fake.deliver_sandbox_webhook",
@@ -95,6 +99,9 @@ def start_stack(stack: harness.Stack, events_file: Path) -> None:
         STREAM_BIND=f"127.0.0.1:{STREAM_PORT}",
         METRICS_DIR=str(metrics),
     )
+    if STREAM_SERVER == "floor":
+        floor = [sys.executable, "-m", "bench.fanout_floor", str(FLOOR_PORT)]
+        stack.start(f"web-floor-{FLOOR_PORT}", floor, env)
     stack.make("worker", "worker", env, METRICS_DIR=str(metrics))
     # `make beat` with a schedule file of its own: the Makefile's is shared by every local beat.
     schedule = WORK_DIR / "celerybeat-schedule"
@@ -113,7 +120,10 @@ def start_stack(stack: harness.Stack, events_file: Path) -> None:
         ],
         env,
     )
-    for port in (*PORTS, TTL_PORT, STREAM_PORT):
+    ports = [*PORTS, TTL_PORT, STREAM_PORT]
+    if STREAM_SERVER == "floor":
+        ports.append(FLOOR_PORT)
+    for port in ports:
         harness.wait_http(stack, port)
     harness.wait_queue(stack, "bench.cinema.expiry-scheduler")
     # (f) needs the worker on the payments tasks' queue: the sandbox's webhook delivery and the
@@ -266,14 +276,15 @@ def main() -> None:
             if key == "b":
                 return scenarios.rush(level, tokens, fixtures, SECONDS)
             if key == "g":
-                stream_group = stack.group(f"web-stream-{STREAM_PORT}")
+                port = FLOOR_PORT if STREAM_SERVER == "floor" else STREAM_PORT
+                name = f"web-floor-{port}" if STREAM_SERVER == "floor" else f"web-stream-{port}"
                 return scenarios.watched_rush(
                     level,
                     tokens,
                     fixtures,
                     scenarios.WATCHED_SECONDS,
-                    port=STREAM_PORT,
-                    group=stream_group,
+                    port=port,
+                    group=stack.group(name),
                 )
             if key == "c":
                 return scenarios.seat_map(level, tokens, read_session.id, SECONDS)

@@ -100,13 +100,13 @@ def web_server(port: int, *, new_session: bool = False, **env: str) -> Iterator[
         base = _Base(f"http://127.0.0.1:{port}")
         base.process = process
         try:
-            _wait_healthy(base, process, "make web")
+            wait_healthy(base, process, "make web")
             yield base
         finally:
             _stop(process)
 
 
-def _wait_healthy(base: str, process: subprocess.Popen, name: str) -> None:
+def wait_healthy(base: str, process: subprocess.Popen, name: str) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -149,7 +149,7 @@ def stream_server(port: int, **env: str) -> Iterator[str]:
     base = _Base(f"http://127.0.0.1:{port}")
     base.process = process
     try:
-        _wait_healthy(base, process, "uvicorn")
+        wait_healthy(base, process, "uvicorn")
         yield base
     finally:
         _stop(process)

@@ -4,52 +4,37 @@ against a real stream server: what they report is what the server sent."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 import pytest
 
 from apps.bookings import seat_stream
+from tests.bench.listeners import listeners, what_listeners_read
 from tests.concurrency import free_port
 from tests.factories import make_session
 from tests.helpers import seat_ids
-from tests.processes import ROOT, stream_server
+from tests.processes import stream_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 STREAMS = 5
 
 
-def listeners(port: int, session_id: int, streams: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bench.stream_listeners", str(port), str(session_id), str(streams)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-
-
 def test_every_listener_reads_every_change_with_its_delay_from_the_commit():
     session = make_session()
     seats = seat_ids(session, 3)
     port = free_port()
+    published_ms = 0.0
+
+    def publish() -> None:
+        nonlocal published_ms
+        published_ms = time.time() * 1000
+        for seat in seats:
+            seat_stream.publish(session.id, [seat], seat_stream.HELD)
 
     with stream_server(port, SSE_FAN_OUT_SECONDS="0"):
-        crowd = listeners(port, session.id, STREAMS)
-        try:
-            assert crowd.stdout.readline().split() == ["ready", str(STREAMS)]
-            published_ms = time.time() * 1000
-            for seat in seats:
-                seat_stream.publish(session.id, [seat], seat_stream.HELD)
-            time.sleep(1.0)
-            out, _ = crowd.communicate(timeout=30)
-        finally:
-            if crowd.poll() is None:
-                crowd.kill()
+        result = what_listeners_read(port, session.id, STREAMS, publish)
 
-    result = json.loads(out.strip().splitlines()[-1])
     assert result["per_listener"] == [len(seats)] * STREAMS
     assert len(result["delays_ms"]) == len(seats) * STREAMS
     # Redis's clock at the commit, read on this machine: never before the publish, within the
