@@ -198,6 +198,8 @@ class SessionWithSalesAdmin(SessionAdmin):
     readonly_fields = [*SessionAdmin.readonly_fields, "refund_progress", "door"]
 
     def get_queryset(self, request):
+        # Django leaves Meta.ordering out of a query that aggregates, and the autocomplete of
+        # sessions pages through this queryset: unordered, a page could repeat or skip one.
         return (
             super()
             .get_queryset(request)
@@ -205,6 +207,7 @@ class SessionWithSalesAdmin(SessionAdmin):
                 sales_paid=Count("sales", filter=Q(sales__status="paid")),
                 sales_refunded=Count("sales", filter=Q(sales__status="refunded")),
             )
+            .order_by("starts_at", "id")
         )
 
     @admin.display(description=_("refunds"))

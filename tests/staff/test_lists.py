@@ -2,11 +2,13 @@
 search instead of listing every room and session, in a bounded number of queries."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.payments.models import Ticket
 from apps.rooms.models import Room
@@ -126,6 +128,23 @@ def test_the_autocomplete_names_sessions_in_local_time(superuser_client):
     )
 
     assert response.json()["results"] == [{"id": str(session.pk), "text": str(session)}]
+
+
+def test_the_session_autocomplete_pages_through_every_session_once_in_start_order(
+    superuser_client,
+):
+    # More than a page (the admin's autocomplete pages by 20), made out of start order.
+    room = make_room()
+    starts = [timezone.now() + timedelta(days=2, hours=3 * n) for n in range(25)]
+    sessions = [make_session(room=room, starts_at=starts_at) for starts_at in reversed(starts)]
+    query = {"app_label": "payments", "model_name": "sale", "field_name": "session", "term": ""}
+
+    first = superuser_client.get(reverse("admin:autocomplete"), {**query, "page": 1}).json()
+    second = superuser_client.get(reverse("admin:autocomplete"), {**query, "page": 2}).json()
+
+    assert first["pagination"]["more"] is True
+    ids = [int(item["id"]) for item in first["results"] + second["results"]]
+    assert ids == [s.pk for s in sorted(sessions, key=lambda s: s.starts_at)]
 
 
 def test_cinemas_are_listed_by_name_in_filters(superuser_client):
