@@ -12,7 +12,12 @@ from .token_cache import forget_user_tokens
 
 @receiver(post_save, sender=User, dispatch_uid="accounts.forget_saved_user")
 @receiver(post_delete, sender=User, dispatch_uid="accounts.forget_deleted_user")
-def forget_changed_user(sender, instance: User, **kwargs) -> None:
+def forget_changed_user(sender, instance: User, created: bool = False, **kwargs) -> None:
+    if created:
+        # A new row: no process holds a copy of it or a token of it yet (a read before the
+        # commit does not see it), so its insert waits on no Redis round trip (nor on three
+        # socket timeouts when Redis hangs).
+        return
     forget_user(instance.pk)
     # Again once committed: a read between the two could have cached the row being replaced.
     transaction.on_commit(lambda: forget_user(instance.pk))

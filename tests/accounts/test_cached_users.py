@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.conftest import client_for
+from tests.conftest import client_for, point_cache_at
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -68,3 +71,26 @@ def test_users_are_read_from_the_database_when_redis_is_down(user, redis_mode):
     client = client_for(user)
     assert client.get(MINE).status_code == 200
     assert client.get(MINE).status_code == 200
+
+
+def _connection_came(server: socket.socket) -> bool:
+    try:
+        server.accept()[0].close()
+    except BlockingIOError:
+        return False
+    return True
+
+
+def test_a_new_user_costs_no_trip_to_redis_and_a_changed_one_does(settings):
+    # A Redis that never answers, whose connections the test sees: creating a user must not
+    # wait on it (nothing holds a copy of a new row), changing one must tell it.
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.setblocking(False)
+        point_cache_at(settings, f"redis://127.0.0.1:{server.getsockname()[1]}/0")
+
+        user = UserFactory()
+        assert not _connection_came(server)
+
+        user.first_name = "Changed"
+        user.save()
+        assert _connection_came(server)
