@@ -5,30 +5,32 @@
 A stand-in for the stream server in (g) (`BENCH_STREAM_SERVER=floor`), not a server of the
 product. It answers `GET /api/v1/sessions/{id}/seats/stream` on 127.0.0.1:PORT with a bare
 `snapshot` event, then does what the hub does per change and nothing else: one `XREAD BLOCK`
-on the sessions' seat streams, the same 50 ms pause after news, and the news rendered once and
-written to every connection of its session, a plain loop of `send` calls on non-blocking
-sockets. No HTTP framing, no coroutine, no metrics, no queues: the system calls, the loopback
-delivery and the listeners' reads are what is left, which a compiled fan-out would pay too.
+on the sessions' seat streams, the same pause after news (`SSE_FAN_OUT_SECONDS`), and the news
+rendered once (the hub's `render`) and written to every connection of its session, a plain
+loop of `send` calls on non-blocking sockets. No HTTP framing, no coroutine, no metrics, no
+queues: the system calls, the loopback delivery and the listeners' reads are what is left,
+which a compiled fan-out would pay too.
 So the rush's tail beside this stand-in is the floor of what 1,000 watchers cost it on the
 machine's cores, and the tail beside the real stream server the floor plus its own code.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import sys
 import threading
 import time
 
+import django
 import redis
+from django.conf import settings
 
 from apps.bookings.seat_stream import session_of, stream_key
+from apps.bookings.seat_stream_hub import render
 
 _PATH = re.compile(rb"^GET /api/v1/sessions/(\d+)/seats/stream ")
 _HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n\r\n"
-_PAUSE_SECONDS = 0.05  # SSE_FAN_OUT_SECONDS's default
 _BLOCK_MS = 100
 
 
@@ -74,6 +76,7 @@ def _accept(server: socket.socket, connections: Connections) -> None:
 
 def _fan_out(connections: Connections) -> None:
     client = connections.client
+    pause = settings.SSE_FAN_OUT_SECONDS  # the stream server's own pause after news
     while True:
         with connections.lock:
             streams = dict(connections.cursors)
@@ -82,13 +85,10 @@ def _fan_out(connections: Connections) -> None:
             continue
         if not client.xread(streams, count=500, block=_BLOCK_MS):
             continue
-        time.sleep(_PAUSE_SECONDS)
+        time.sleep(pause)
         for key, entries in client.xread(streams, count=500):
-            chunk = b"".join(
-                b'id: %s\nevent: seats\ndata: {"seats":%s}\n\n' % (entry_id, fields[b"seats"])
-                for entry_id, fields in entries
-                if b"seats" in fields
-            )
+            # Rendered once per change as the stream server renders it, not per write.
+            chunk = b"".join(render(entry_id, fields).chunk for entry_id, fields in entries)
             session_id = session_of(key)
             with connections.lock:
                 connections.cursors[key] = entries[-1][0]
@@ -101,7 +101,8 @@ def _fan_out(connections: Connections) -> None:
 
 
 def main(port: int) -> None:
-    client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    django.setup()  # the stack's settings: its Redis, its fan-out pause
+    client = redis.Redis.from_url(settings.REDIS_URL)
     connections = Connections(client)
     server = socket.create_server(("127.0.0.1", port), backlog=1024)
     threading.Thread(target=_accept, args=(server, connections), daemon=True).start()

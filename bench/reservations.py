@@ -67,6 +67,9 @@ STREAM_PORT = 8704
 # it ("floor", bench/fanout_floor.py), to tell the server's own cost from what writes cost.
 STREAM_SERVER = os.environ.get("BENCH_STREAM_SERVER", "app")
 FLOOR_PORT = 8705
+# The server (g)'s listeners follow: its port and its name in the stack.
+WATCHED_PORT = FLOOR_PORT if STREAM_SERVER == "floor" else STREAM_PORT
+WATCHED_NAME = f"web-{'floor' if STREAM_SERVER == 'floor' else 'stream'}-{WATCHED_PORT}"
 PAYMENT_TASKS = (
     "apps.payments.tasks.process_webhook_event",
     "apps.payments.providers.fake.deliver_sandbox_webhook",
@@ -101,7 +104,7 @@ def start_stack(stack: harness.Stack, events_file: Path) -> None:
     )
     if STREAM_SERVER == "floor":
         floor = [sys.executable, "-m", "bench.fanout_floor", str(FLOOR_PORT)]
-        stack.start(f"web-floor-{FLOOR_PORT}", floor, env)
+        stack.start(WATCHED_NAME, floor, env)
     stack.make("worker", "worker", env, METRICS_DIR=str(metrics))
     # `make beat` with a schedule file of its own: the Makefile's is shared by every local beat.
     schedule = WORK_DIR / "celerybeat-schedule"
@@ -120,10 +123,7 @@ def start_stack(stack: harness.Stack, events_file: Path) -> None:
         ],
         env,
     )
-    ports = [*PORTS, TTL_PORT, STREAM_PORT]
-    if STREAM_SERVER == "floor":
-        ports.append(FLOOR_PORT)
-    for port in ports:
+    for port in dict.fromkeys((*PORTS, TTL_PORT, STREAM_PORT, WATCHED_PORT)):
         harness.wait_http(stack, port)
     harness.wait_queue(stack, "bench.cinema.expiry-scheduler")
     # (f) needs the worker on the payments tasks' queue: the sandbox's webhook delivery and the
@@ -276,15 +276,13 @@ def main() -> None:
             if key == "b":
                 return scenarios.rush(level, tokens, fixtures, SECONDS)
             if key == "g":
-                port = FLOOR_PORT if STREAM_SERVER == "floor" else STREAM_PORT
-                name = f"web-floor-{port}" if STREAM_SERVER == "floor" else f"web-stream-{port}"
                 return scenarios.watched_rush(
                     level,
                     tokens,
                     fixtures,
                     scenarios.WATCHED_SECONDS,
-                    port=port,
-                    group=stack.group(name),
+                    port=WATCHED_PORT,
+                    group=stack.group(WATCHED_NAME),
                 )
             if key == "c":
                 return scenarios.seat_map(level, tokens, read_session.id, SECONDS)
